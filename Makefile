@@ -1,0 +1,32 @@
+# The README's two commands: `make demo` and `make test`. Both install into .venv first, idempotently.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PLUGINS := $(wildcard plugins/*/pyproject.toml)
+
+.PHONY: demo test docs bench install
+
+install: $(STAMP)
+
+$(STAMP): settings.ini setup.py $(PLUGINS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[dev]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/shoptasks demo
+
+test: $(STAMP)
+	$(BIN)/nbdev_export
+	@test -z "$$(git status --porcelain -- shoptasks)" || { echo "nbdev_export changed shoptasks/: export the notebooks and commit"; git status --porcelain -- shoptasks; exit 1; }
+	$(BIN)/nbdev_test --n_workers 2
+	$(BIN)/python -m pytest -q tests
+
+docs: $(STAMP)
+	$(BIN)/python tools/render_docs.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/pretrain_reviews.py

@@ -1,0 +1,60 @@
+"Bad input: one line on stderr naming what and where, exit status 2, nothing half-written."
+import gzip, json
+import pytest
+from conftest import shoptasks
+
+def pretrain(data, out, *extra):
+    return shoptasks("pretrain", "--data", data, "--out", out, "--preset", "tiny", "--max-steps", "2", "--no-compile", *extra)
+
+def assert_one_line_error(r, *fragments):
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("shoptasks: "), r.stderr
+    for f in fragments: assert f in lines[0], lines[0]
+
+def test_empty_corpus(tmp_path):
+    (tmp_path/"empty.txt").write_text("\n \n")
+    assert_one_line_error(pretrain(tmp_path/"empty.txt", tmp_path/"run"), "corpus is empty")
+    assert not (tmp_path/"run").exists()
+
+def test_missing_column(tmp_path):
+    (tmp_path/"r.csv").write_text("Title,Review Text\nNice,Soft\n")
+    assert_one_line_error(pretrain(tmp_path/"r.csv", tmp_path/"run", "--column", "review_text"),
+                          "r.csv: line 2 has no column 'review_text' (columns: Title, Review Text)")
+    assert not (tmp_path/"run").exists()
+
+def test_missing_jsonl_field(tmp_path):
+    with gzip.open(tmp_path/"r.jsonl.gz", "wt") as f: f.write('{"text": "a"}\n{"body": "b"}\n')
+    assert_one_line_error(pretrain(tmp_path/"r.jsonl.gz", tmp_path/"run", "--column", "text"), "line 2 has no field 'text' (fields: body)")
+
+def test_undecodable_bytes(tmp_path):
+    (tmp_path/"c.txt").write_bytes(b"good line\n" * 50 + b"caf\xe9 latin-1\n")
+    assert_one_line_error(pretrain(tmp_path/"c.txt", tmp_path/"run"), "c.txt: line 51 is not valid UTF-8")
+    assert not (tmp_path/"run").exists() and [p.name for p in tmp_path.iterdir()] == ["c.txt"]
+
+def test_vocabulary_too_small(shop_dir, tmp_path):
+    assert_one_line_error(pretrain(shop_dir/"corpus.txt", tmp_path/"run", "--vocab-size", "100"), "vocab_size=100 is too small", "at least 275")
+    assert not (tmp_path/"run").exists()
+
+def test_out_dir_with_a_different_run(shop_dir, tmp_path):
+    r = pretrain(shop_dir/"corpus.txt", tmp_path/"run", "--vocab-size", "400")
+    assert r.returncode == 0, r.stderr
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path/"run").iterdir()}
+    assert_one_line_error(pretrain(shop_dir/"corpus.txt", tmp_path/"run", "--vocab-size", "500"),
+                          "holds a different run", "vocab_size: 400 there, 500 here")
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path/"run").iterdir()} == before
+
+def test_out_dir_that_is_not_a_run(shop_dir, tmp_path):
+    (tmp_path/"photos").mkdir(); (tmp_path/"photos"/"cat.jpg").write_bytes(b"\xff\xd8")
+    assert_one_line_error(pretrain(shop_dir/"corpus.txt", tmp_path/"photos"), "holds no shoptasks run")
+    assert [p.name for p in (tmp_path/"photos").iterdir()] == ["cat.jpg"]
+
+@pytest.mark.parametrize("args,fragment", [
+    (["generate", "--model", "nowhere", "--prompt", "x"], "nowhere: not a model directory"),
+    (["tokenizer", "encode", "--tokenizer", "nowhere", "x"], "nowhere: not a tokenizer directory"),
+    (["pretrain", "--data", "nowhere.csv", "--column", "t", "--out", "r", "--max-steps", "1"], "nowhere.csv: no such file"),
+    (["pretrain", "--data", "c.parquet", "--out", "r", "--max-steps", "1"], "unknown corpus format"),
+])
+def test_bad_paths(args, fragment, tmp_path):
+    assert_one_line_error(shoptasks(*args, cwd=tmp_path), fragment)
+    assert list(tmp_path.iterdir()) == []
