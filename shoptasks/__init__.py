@@ -1,1 +1,10 @@
 __version__ = "0.1.0"
+
+# The public API. Importing shoptasks registers model_type "shoptasks" with transformers' Auto classes.
+from .errors import ShoptasksError
+from .model import ShoptasksConfig, ShoptasksForCausalLM, ShoptasksForMaskedLM, preset_config, build_model
+from .tokenizer import train_tokenizer
+from .data import read_texts
+from .sample import make_shop, write_shop
+from .trainer import PretrainConfig, pretrain, generate, load_run
+from .cli import demo

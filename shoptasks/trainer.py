@@ -7,7 +7,7 @@ __all__ = ['RUN_CONFIG', 'PretrainConfig', 'pick_precision', 'autocast', 'param_
            'masked_batch', 'evaluate_lm', 'check_out_dir', 'prepare_run', 'save_model', 'calibrate_steps', 'pretrain',
            'format_report', 'load_run', 'generate']
 
-# %% ../nbs/04_trainer.ipynb #b34012dd
+# %% ../nbs/04_trainer.ipynb #d2ad68b1
 import json, math, os, shutil, tempfile, time
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
@@ -18,9 +18,9 @@ from .errors import ShoptasksError, check
 from .tokenizer import train_tokenizer
 from .data import (read_texts, pack_corpus, load_tokens, WindowSampler, window_batch, mask_tokens,
                             write_atomic)
-from .model import preset_config, build_model, count_params, flops_per_token
+from .model import preset_config, build_model, count_params
 
-# %% ../nbs/04_trainer.ipynb #70da97eb
+# %% ../nbs/04_trainer.ipynb #0d9db080
 @dataclass
 class PretrainConfig:
     "A pretraining run: data, model size, objective and optimisation."
@@ -52,7 +52,7 @@ class PretrainConfig:
         check((self.max_steps is None) != (self.minutes is None), "give exactly one of max_steps and minutes")
         self.betas = tuple(self.betas)
 
-# %% ../nbs/04_trainer.ipynb #8064241c
+# %% ../nbs/04_trainer.ipynb #4a857e84
 def pick_precision(precision: str = "auto", device: str = "cpu") -> str:
     "The precision to train in: `bf16` where the hardware runs it fast, else `fp32`."
     if precision != "auto": return precision
@@ -62,7 +62,7 @@ def pick_precision(precision: str = "auto", device: str = "cpu") -> str:
 def autocast(precision: str, device: str = "cpu"):
     return torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16")
 
-# %% ../nbs/04_trainer.ipynb #16f52f75
+# %% ../nbs/04_trainer.ipynb #3189b768
 def param_groups(model, weight_decay: float):
     "AdamW groups: decay on weight matrices, none on norms, biases and embeddings (tied ones too)."
     embeddings = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
@@ -77,7 +77,7 @@ def lr_at(step: int, lr: float, warmup: int, max_steps: int, min_lr_ratio: float
     progress = min(1.0, (step - warmup) / max(1, max_steps - warmup))
     return lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
-# %% ../nbs/04_trainer.ipynb #c0670998
+# %% ../nbs/04_trainer.ipynb #6496ee6d
 class BigramLM:
     "Add-k smoothed bigram language model over token ids."
     def __init__(self, vocab_size: int, k: float = 0.1): self.V, self.k = vocab_size, k
@@ -104,7 +104,7 @@ class BigramLM:
         other = object.__new__(BigramLM); other.__dict__ = {**self.__dict__, "k": k}
         return other
 
-# %% ../nbs/04_trainer.ipynb #f7303453
+# %% ../nbs/04_trainer.ipynb #254af418
 def eval_windows(tokens, context: int, max_windows: int | None = None) -> np.ndarray:
     "Start offsets of consecutive windows over `tokens` (the first `max_windows` if given)."
     starts = np.arange(len(tokens) // context) * context
@@ -145,7 +145,7 @@ def evaluate_lm(model, tokens, context: int, batch_size: int, objective: str, to
     if bigram is not None: out["bigram_ppl"] = math.exp(bg_total / bg_count)
     return out
 
-# %% ../nbs/04_trainer.ipynb #01b08ac0
+# %% ../nbs/04_trainer.ipynb #d87a6009
 RUN_CONFIG = "pretrain_config.json"
 
 def check_out_dir(out: Path, cfg: PretrainConfig):
@@ -190,7 +190,7 @@ def save_model(model, out: Path):
         for f in tmp.iterdir(): os.replace(f, out/f.name)
     finally: shutil.rmtree(tmp, ignore_errors=True)
 
-# %% ../nbs/04_trainer.ipynb #c0d7aef9
+# %% ../nbs/04_trainer.ipynb #afd90e4a
 def calibrate_steps(cfg: PretrainConfig, elapsed: float, step_time: float, step: int) -> int:
     "Total steps that fit the time budget, counting periodic evaluations (a third of a step per batch of windows)."
     left = cfg.minutes * 60 - elapsed
@@ -198,21 +198,26 @@ def calibrate_steps(cfg: PretrainConfig, elapsed: float, step_time: float, step:
     per_step = step_time + eval_cost / cfg.eval_every
     return step + max(1, int(left / per_step))
 
-def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, **kwargs) -> dict:
-    "Pretrain a model as `cfg` (or keyword arguments for `PretrainConfig`) says; returns the final metrics."
+def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, model=None, **kwargs) -> dict:
+    """Pretrain a model as `cfg` (or keyword arguments for `PretrainConfig`) says; returns the final metrics.
+    `model`, any initialised Hugging Face LM, replaces the one `cfg.preset` builds (to compare architectures)."""
     from torch.utils.tensorboard import SummaryWriter
     cfg = cfg or PretrainConfig(**kwargs)
     out = prepare_run(cfg)
     torch.manual_seed(cfg.seed)
     tok = AutoTokenizer.from_pretrained(out)
-    config = preset_config(cfg.preset, vocab_size=len(tok), causal=cfg.objective == "causal",
-                           pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
-    model = build_model(config).train()
+    if model is None:
+        model = build_model(preset_config(cfg.preset, vocab_size=len(tok), causal=cfg.objective == "causal",
+                                          pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                                          eos_token_id=tok.eos_token_id))
+    check(model.config.vocab_size >= len(tok), f"the model's vocabulary ({model.config.vocab_size}) is smaller than the tokenizer's ({len(tok)})")
+    model.train()
+    context = model.config.max_position_embeddings
     precision = pick_precision(cfg.precision)
     forward = torch.compile(model) if cfg.compile else model
     opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas)
     train, val, test = (load_tokens(out/"data", s) for s in ("train", "val", "test"))
-    sampler = WindowSampler(len(train), config.context, cfg.batch_size, cfg.seed)
+    sampler = WindowSampler(len(train), context, cfg.batch_size, cfg.seed)
     n_params = count_params(model)
     tb, log = SummaryWriter(out), open(out/"metrics.jsonl", "w")
     def record(step, **m):
@@ -222,7 +227,7 @@ def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, **kwargs) -
     max_steps, step, tokens_seen, t0 = cfg.max_steps, 0, 0, time.perf_counter()
     bar = tqdm(total=max_steps, desc=f"pretrain {cfg.preset} ({cfg.objective}, {precision})", disable=quiet, unit="step")
     while max_steps is None or step < max_steps:
-        x = window_batch(train, sampler.windows(step), config.context)
+        x = window_batch(train, sampler.windows(step), context)
         inputs, labels = (x, x) if cfg.objective == "causal" else masked_batch(x, tok, torch.Generator().manual_seed(cfg.seed * 1_000_003 + step))
         lr = lr_at(step, cfg.lr, cfg.warmup, max_steps or 10**9, cfg.min_lr_ratio)
         for g in opt.param_groups: g["lr"] = lr
@@ -241,7 +246,7 @@ def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, **kwargs) -
         bar.update(); bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{tokens_seen / elapsed:,.0f}")
         if step % 10 == 0: record(step, train_loss=loss.item(), lr=lr, grad_norm=grad_norm.item(), tokens_per_s=tokens_seen / elapsed)
         if step % cfg.eval_every == 0 or step == max_steps:
-            ev = evaluate_lm(model, val, config.context, cfg.batch_size, cfg.objective, tok, precision, cfg.eval_windows)
+            ev = evaluate_lm(model, val, context, cfg.batch_size, cfg.objective, tok, precision, cfg.eval_windows)
             record(step, val_loss=ev["loss"], val_ppl=ev["ppl"])
             save_model(model, out)
     train_time = time.perf_counter() - t0
@@ -250,12 +255,11 @@ def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, **kwargs) -
     bigram = BigramLM(len(tok)).fit(train)
     probe = val[:min(len(val), 200_000)].astype(np.int64)
     bigram.tune_k(probe[:-1], probe[1:])
-    final = {split: evaluate_lm(model, tokens, config.context, cfg.batch_size, cfg.objective, tok, precision,
+    final = {split: evaluate_lm(model, tokens, context, cfg.batch_size, cfg.objective, tok, precision,
                                 bigram=bigram)
              for split, tokens in (("val", val), ("test", test))}
     metrics = dict(steps=step, train_time_s=train_time, tokens=tokens_seen, tokens_per_s=tokens_seen / train_time,
-                   epochs=sampler.epoch(step), params=n_params, precision=precision,
-                   mfu_flops_per_s=flops_per_token(config, n_params) * tokens_seen / train_time,
+                   epochs=sampler.epoch(step), params=n_params, precision=precision, model=type(model).__name__,
                    val_ppl=final["val"]["ppl"], val_bigram_ppl=final["val"]["bigram_ppl"],
                    test_ppl=final["test"]["ppl"], test_bigram_ppl=final["test"]["bigram_ppl"], bigram_k=bigram.k)
     record(step, final_val_ppl=metrics["val_ppl"], final_val_bigram_ppl=metrics["val_bigram_ppl"])
@@ -265,7 +269,7 @@ def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, **kwargs) -
     if not quiet: print(format_report(metrics))
     return metrics
 
-# %% ../nbs/04_trainer.ipynb #98ec9473
+# %% ../nbs/04_trainer.ipynb #90aa0e27
 def format_report(m: dict) -> str:
     "The model's perplexity beside the bigram baseline's, and the run's speed."
     return "\n".join([
@@ -275,7 +279,7 @@ def format_report(m: dict) -> str:
         f"{m['steps']} steps, {m['tokens']:,} tokens ({m['epochs']:.2f} epochs) in {m['train_time_s']:.0f} s: "
         f"{m['tokens_per_s']:,.0f} tokens/s, {m['precision']}"])
 
-# %% ../nbs/04_trainer.ipynb #b8fe8e60
+# %% ../nbs/04_trainer.ipynb #3d6cd7e5
 def load_run(run):
     "The causal model and tokenizer of a run directory (or any Hugging Face causal LM directory)."
     from transformers import AutoModelForCausalLM
@@ -289,7 +293,7 @@ def generate(run, prompt: str, n: int = 3, max_new_tokens: int = 40, temperature
     model, tok = load_run(run)
     ids = tok(prompt, return_tensors="pt")["input_ids"]
     check(ids.size(1) > 0, "the prompt is empty")
-    max_new_tokens = min(max_new_tokens, model.config.context - ids.size(1))
+    max_new_tokens = min(max_new_tokens, model.config.max_position_embeddings - ids.size(1))
     torch.manual_seed(seed)
     outs = [generate_ids(model, ids, max_new_tokens, do_sample=not greedy, temperature=temperature, top_k=top_k,
                          eos_token_id=tok.eos_token_id) for _ in range(1 if greedy else n)]
