@@ -6,5 +6,5 @@ from .model import ShoptasksConfig, ShoptasksForCausalLM, ShoptasksForMaskedLM, 
 from .tokenizer import train_tokenizer
 from .data import read_texts
 from .sample import make_shop, write_shop
-from .trainer import PretrainConfig, pretrain, generate, load_run
-from .cli import demo
+from .trainer import TrainConfig, Trainer
+from .pretraining import PretrainConfig, pretrain, generate, load_run

@@ -5,18 +5,18 @@
 # %% auto #0
 __all__ = ['DEMO_PROMPTS', 'demo', 'parser', 'run', 'main']
 
-# %% ../nbs/08_cli.ipynb #b79cce1b
+# %% ../nbs/08_cli.ipynb #022e8fe7
 import argparse, sys
 from pathlib import Path
 from .errors import ShoptasksError
 
-# %% ../nbs/08_cli.ipynb #f0681b9c
+# %% ../nbs/08_cli.ipynb #c04b9466
 DEMO_PROMPTS = ["<|title|>Aster navy", "<|item|>Kestrel red dress<|rating|>5<|review|>", "<|segment|>students<|item|>"]
 
 def demo(out: str = "runs/demo", minutes: float = 3.0, preset: str = "small", seed: int = 0) -> dict:
     "Generate the sample shop into `out/shop`, pretrain on it into `out/model`, print results and samples."
     from shoptasks.sample import make_shop, write_shop
-    from shoptasks.trainer import pretrain, generate
+    from shoptasks.pretraining import pretrain, generate
     shop_dir = write_shop(make_shop(seed=seed), Path(out)/"shop")
     print(f"sample shop written to {shop_dir}")
     metrics = pretrain(data=str(shop_dir/"corpus.txt"), out=str(Path(out)/"model"), preset=preset,
@@ -26,10 +26,10 @@ def demo(out: str = "runs/demo", minutes: float = 3.0, preset: str = "small", se
         for s in generate(Path(out)/"model", p, n=2, max_new_tokens=48, seed=seed): print("   ", s.replace("\n", " "))
     return metrics
 
-# %% ../nbs/08_cli.ipynb #469d7026
+# %% ../nbs/08_cli.ipynb #978a6f27
 def _add_pretrain_args(p):
     from dataclasses import fields
-    from shoptasks.trainer import PretrainConfig
+    from shoptasks.pretraining import PretrainConfig
     d = {f.name: f.default for f in fields(PretrainConfig)}
     p.add_argument("--data", required=True, help="corpus: .txt (one document a line), .csv or .jsonl, optionally .gz")
     p.add_argument("--column", help="the CSV column or JSONL field holding the text")
@@ -41,11 +41,19 @@ def _add_pretrain_args(p):
     budget = p.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=float, help="train for this many minutes")
     budget.add_argument("--max-steps", type=int, help="train for this many steps")
-    p.add_argument("--batch-size", type=int, default=d["batch_size"])
+    p.add_argument("--batch-size", type=int, default=d["batch_size"], help="sequences per optimizer step, over all processes")
+    p.add_argument("--micro-batch-size", type=int, help="sequences per forward pass (gradient accumulation); default: the whole batch")
     p.add_argument("--lr", type=float, default=d["lr"])
     p.add_argument("--warmup", type=int, default=d["warmup"], help="warm-up steps (the time budget is fixed at their end)")
+    p.add_argument("--decay", default=d["decay"], choices=["cosine", "linear"])
     p.add_argument("--eval-every", type=int, default=d["eval_every"])
-    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
+    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default: at every evaluation)")
+    p.add_argument("--keep-last", type=int, default=d["keep_last"], help="checkpoints kept besides the best")
+    p.add_argument("--log-every", type=int, default=d["log_every"], help="steps between records in metrics.jsonl and TensorBoard")
+    p.add_argument("--early-stopping", type=int, help="stop after this many evaluations without improvement")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--precision", default=d["precision"], choices=["auto", "bf16", "fp16", "fp32"],
+                   help="auto: bf16 where the hardware runs it fast, fp16 (with loss scaling) on older GPUs, else fp32")
     p.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile")
     p.add_argument("--seed", type=int, default=d["seed"])
 
@@ -74,7 +82,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     return ap
 
-# %% ../nbs/08_cli.ipynb #7966f7fa
+# %% ../nbs/08_cli.ipynb #70882851
 def run(args) -> None:
     "Carry out the parsed command."
     if args.command == "demo": demo(args.out, args.minutes, args.preset, args.seed)
@@ -87,15 +95,15 @@ def run(args) -> None:
         print(f"tokenizer of {len(tok)} tokens saved to {args.out}")
     elif args.command == "tokenizer":
         from transformers import AutoTokenizer
-        try: tok = AutoTokenizer.from_pretrained(args.tokenizer)
-        except (OSError, ValueError): raise ShoptasksError(f"{args.tokenizer}: not a tokenizer directory") from None
+        from shoptasks.model import load_pretrained
+        tok = load_pretrained(AutoTokenizer.from_pretrained, args.tokenizer, "tokenizer directory")
         ids = tok(args.text)["input_ids"]
         print(" ".join(f"{t}:{i}" for t, i in zip(tok.convert_ids_to_tokens(ids), ids)))
     elif args.command == "pretrain":
-        from shoptasks.trainer import pretrain, PretrainConfig
-        pretrain(PretrainConfig(**{k: v for k, v in vars(args).items() if k != "command"}))
+        from shoptasks.pretraining import pretrain, PretrainConfig
+        pretrain(PretrainConfig(**{k: v for k, v in vars(args).items() if k not in ("command", "resume")}), resume=args.resume)
     elif args.command == "generate":
-        from shoptasks.trainer import generate
+        from shoptasks.pretraining import generate
         for s in generate(args.model, args.prompt, args.n, args.max_new_tokens, args.temperature, args.top_k, args.greedy, args.seed):
             print(args.prompt + s)
 
@@ -107,5 +115,6 @@ def main(argv=None):
         print(f"shoptasks: {e}", file=sys.stderr)
         sys.exit(2)
 
-# %% ../nbs/08_cli.ipynb #6723726e
+# %% ../nbs/08_cli.ipynb #56094a41
+#| eval: false
 if __name__ == "__main__": main()

@@ -50,8 +50,9 @@ def test_out_dir_that_is_not_a_run(shop_dir, tmp_path):
     assert [p.name for p in (tmp_path/"photos").iterdir()] == ["cat.jpg"]
 
 @pytest.mark.parametrize("args,fragment", [
-    (["generate", "--model", "nowhere", "--prompt", "x"], "nowhere: not a model directory"),
-    (["tokenizer", "encode", "--tokenizer", "nowhere", "x"], "nowhere: not a tokenizer directory"),
+    (["generate", "--model", "runs/nowhere/x", "--prompt", "x"], "runs/nowhere/x: no such directory"),
+    (["generate", "--model", ".", "--prompt", "x"], ".: not a model directory"),
+    (["tokenizer", "encode", "--tokenizer", ".", "x"], ".: not a tokenizer directory"),
     (["pretrain", "--data", "nowhere.csv", "--column", "t", "--out", "r", "--max-steps", "1"], "nowhere.csv: no such file"),
     (["pretrain", "--data", "c.parquet", "--out", "r", "--max-steps", "1"], "unknown corpus format"),
 ])

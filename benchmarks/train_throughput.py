@@ -1,0 +1,81 @@
+"""Training throughput: our Transformer against transformers' GPT2LMHeadModel at the same size.
+
+6 layers, d_model 256, 4 heads, context 256, batch 16, vocabulary 8192; the same AdamW and thread count.
+Each model is timed in every mode (eager or torch.compile, fp32 or bf16 autocast) after warm-up, and
+compared in its fastest one. Prints tokens/s (median step), the ratio ours/HF, model-FLOPs utilisation
+against the matmul throughput measured in this run, and the share of a real training run's step time
+spent waiting for data.
+
+    python benchmarks/train_throughput.py [--steps 12]
+"""
+import argparse, json, statistics, tempfile, time
+from pathlib import Path
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+from shoptasks.model import preset_config, build_model, count_params, flops_per_token
+from shoptasks.trainer import autocast, param_groups
+
+V, B, T = 8192, 16, 256
+
+def matmul_ceiling(dtype, n=2048, reps=10) -> float:
+    "FLOP/s of an n x n matrix product in `dtype` (median of `reps`)."
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    for _ in range(3): a @ b
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter(); a @ b; times.append(time.perf_counter() - t)
+    return 2 * n**3 / statistics.median(times)
+
+def tokens_per_s(make_model, precision: str, compiled: bool, steps: int) -> float:
+    torch.manual_seed(0)
+    model = make_model().train()
+    opt = torch.optim.AdamW(param_groups(model, 0.1), lr=1e-3, betas=(0.9, 0.95))
+    forward = torch.compile(model) if compiled else model
+    x = torch.randint(0, V, (B, T))
+    times = []
+    for i in range(steps + 3):                                    # 3 warm-up steps (compilation happens there)
+        t = time.perf_counter()
+        with autocast(precision): loss = forward(input_ids=x, labels=x).loss
+        loss.backward(); torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step(); opt.zero_grad(set_to_none=True)
+        if i >= 3: times.append(time.perf_counter() - t)
+    return B * T / statistics.median(times)
+
+def data_wait_share() -> float:
+    "Share of step time waiting for data in a real (short) pretraining run of the small preset."
+    from shoptasks.sample import make_shop, write_shop
+    from shoptasks.pretraining import pretrain
+    with tempfile.TemporaryDirectory() as d:
+        shop = write_shop(make_shop(), Path(d)/"shop")
+        m = pretrain(data=str(shop/"corpus.txt"), out=str(Path(d)/"run"), preset="small", vocab_size=V, max_steps=40,
+                     eval_every=1000, quiet=True)
+    return m["data_wait"]
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=12)
+    args = ap.parse_args()
+    ours = lambda: build_model(preset_config("small", vocab_size=V))
+    gpt2 = lambda: GPT2LMHeadModel(GPT2Config(vocab_size=V, n_positions=T, n_embd=256, n_layer=6, n_head=4,
+                                              resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
+    print(f"threads: {torch.get_num_threads()}")
+    ceiling = {"fp32": matmul_ceiling(torch.float32), "bf16": matmul_ceiling(torch.bfloat16)}
+    print("matmul ceiling: " + ", ".join(f"{k} {v / 1e9:,.0f} GFLOP/s" for k, v in ceiling.items()))
+    cfg = preset_config("small", vocab_size=V)
+    flops = flops_per_token(cfg, count_params(ours()))
+    results = {}
+    for name, make in (("shoptasks", ours), ("hf-gpt2", gpt2)):
+        for precision in ("fp32", "bf16"):
+            for compiled in (False, True):
+                tps = tokens_per_s(make, precision, compiled, args.steps)
+                results[(name, precision, compiled)] = tps
+                print(f"{name:<10} {precision} {'compiled' if compiled else 'eager   '} {tps:>8,.0f} tokens/s  "
+                      f"MFU {tps * flops / ceiling[precision]:.1%} of the {precision} matmul ceiling", flush=True)
+    best = {n: max((v, k) for k, v in results.items() if k[0] == n) for n in ("shoptasks", "hf-gpt2")}
+    (ov, ok), (hv, hk) = best["shoptasks"], best["hf-gpt2"]
+    print(f"\nfastest: shoptasks {ov:,.0f} tokens/s ({ok[1]}, {'compiled' if ok[2] else 'eager'}), "
+          f"hf-gpt2 {hv:,.0f} tokens/s ({hk[1]}, {'compiled' if hk[2] else 'eager'}): ratio {ov / hv:.2f}")
+    print(f"shoptasks MFU: {ov * flops / ceiling['bf16']:.1%} of the bf16 matmul ceiling")
+    print(f"share of step time waiting for data: {data_wait_share():.2%}")
+
+if __name__ == "__main__": main()

@@ -1,0 +1,33 @@
+"Data-parallel training with a real torchrun on the CPU (gloo): 2 processes follow the 1-process loss curve."
+import json, shutil, subprocess, sys
+from pathlib import Path
+import pytest
+from conftest import shoptasks
+
+def args(shop_dir, out):
+    return ["pretrain", "--data", shop_dir/"corpus.txt", "--out", out, "--preset", "tiny", "--vocab-size", "400",
+            "--max-steps", "20", "--eval-every", "10", "--batch-size", "16", "--no-compile", "--precision", "fp32",
+            "--lr", "3e-3", "--warmup", "5", "--log-every", "1"]
+
+def losses(out): return [json.loads(l)["loss"] for l in (out/"metrics.jsonl").read_text().splitlines() if "loss" in json.loads(l)]
+
+def test_two_processes_match_one(shop_dir, tmp_path):
+    one = shoptasks(*args(shop_dir, tmp_path/"one"))
+    assert one.returncode == 0, one.stderr
+    torchrun = Path(sys.executable).parent/"torchrun"
+    two = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "shoptasks.cli",
+                          *map(str, args(shop_dir, tmp_path/"two"))], capture_output=True, text=True, timeout=600)
+    assert two.returncode == 0, two.stderr[-3000:]
+    a, b = losses(tmp_path/"one"), losses(tmp_path/"two")
+    assert len(a) == len(b) == 20
+    assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4, list(zip(a, b))
+    m = json.loads((tmp_path/"two"/"metrics.json").read_text())
+    assert m["processes"] == 2 and m["tokens"] == 20 * 16 * 64
+    assert "2 processes" in two.stderr                                   # rank 0's progress bar, once
+
+def test_gradient_accumulation_follows_the_full_batch(shop_dir, tmp_path):
+    full = shoptasks(*args(shop_dir, tmp_path/"full"))
+    acc = shoptasks(*args(shop_dir, tmp_path/"acc"), "--micro-batch-size", "4")
+    assert full.returncode == 0 and acc.returncode == 0, full.stderr + acc.stderr
+    a, b = losses(tmp_path/"full"), losses(tmp_path/"acc")
+    assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4
