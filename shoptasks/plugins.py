@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['hookimpl', 'BUILTIN_PLUGINS', 'plugin_manager', 'broken_plugins']
 
-# %% ../nbs/05_plugins.ipynb #23f505e3
+# %% ../nbs/05_plugins.ipynb #3e1e19ee
 import os
 from importlib.metadata import entry_points
 import pluggy
