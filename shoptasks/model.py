@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['PRESETS', 'ShoptasksConfig', 'preset_config', 'Attention', 'explicit_attention', 'MLP', 'Block', 'visibility_mask',
-           'ShoptasksPreTrainedModel', 'ShoptasksModel', 'lm_loss', 'ShoptasksForCausalLM', 'ShoptasksForMaskedLM',
-           'load_pretrained', 'build_model', 'count_params', 'flops_per_token', 'generate_ids']
+           'ShoptasksPreTrainedModel', 'ShoptasksModel', 'lm_loss', 'ShoptasksLM', 'ShoptasksForCausalLM',
+           'ShoptasksForMaskedLM', 'load_pretrained', 'build_model', 'count_params', 'flops_per_token', 'generate_ids']
 
-# %% ../nbs/02_model.ipynb #dee1f065
+# %% ../nbs/02_model.ipynb #90530823
 import math
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -16,7 +16,7 @@ from transformers import (PretrainedConfig, PreTrainedModel, GenerationMixin, Dy
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast, MaskedLMOutput
 from .errors import ShoptasksError
 
-# %% ../nbs/02_model.ipynb #e2726edf
+# %% ../nbs/02_model.ipynb #4e2a2eb1
 class ShoptasksConfig(PretrainedConfig):
     "Size and shape of a shoptasks Transformer."
     model_type = "shoptasks"
@@ -30,7 +30,7 @@ class ShoptasksConfig(PretrainedConfig):
         self.d_ff, self.context, self.dropout, self.causal = d_ff or 4 * d_model, context, dropout, causal
         super().__init__(tie_word_embeddings=tie_word_embeddings, **kwargs)
 
-# %% ../nbs/02_model.ipynb #dca3de4a
+# %% ../nbs/02_model.ipynb #0d331402
 PRESETS = dict(
     tiny =dict(n_layer=2,  n_head=2,  d_model=64,  context=64),   # for tests: trains in seconds
     small=dict(n_layer=6,  n_head=4,  d_model=256, context=256),  # a few minutes on a laptop CPU
@@ -42,7 +42,7 @@ def preset_config(preset: str, **overrides) -> ShoptasksConfig:
     if preset not in PRESETS: raise ShoptasksError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
     return ShoptasksConfig(**{**PRESETS[preset], **overrides})
 
-# %% ../nbs/02_model.ipynb #5c3d7c44
+# %% ../nbs/02_model.ipynb #bea3c018
 class Attention(nn.Module):
     "Multi-head self-attention; `causal` hides future positions."
     def __init__(self, d_model: int, n_head: int, causal: bool = True, dropout: float = 0.0):
@@ -66,7 +66,7 @@ class Attention(nn.Module):
                                            dropout_p=self.dropout if self.training else 0.0)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))
 
-# %% ../nbs/02_model.ipynb #e0ed8fdd
+# %% ../nbs/02_model.ipynb #4ca34e95
 def explicit_attention(att: Attention, x):
     "`softmax(QK^T/sqrt(d_k))V` computed step by step, the reference for `Attention`."
     q, k, v = att.heads(x)
@@ -77,7 +77,7 @@ def explicit_attention(att: Attention, x):
     y = scores.softmax(-1) @ v
     return att.proj(y.transpose(1, 2).reshape(x.shape))
 
-# %% ../nbs/02_model.ipynb #c56d9f7b
+# %% ../nbs/02_model.ipynb #98315f17
 class MLP(nn.Module):
     "Position-wise feed-forward network: `d_model -> d_ff -> d_model` with GELU."
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0):
@@ -96,7 +96,7 @@ class Block(nn.Module):
         x = x + self.attn(self.ln1(x), mask, cache, layer)
         return x + self.mlp(self.ln2(x))
 
-# %% ../nbs/02_model.ipynb #d0b6da28
+# %% ../nbs/02_model.ipynb #febee2a2
 def visibility_mask(padding_mask, T: int, past: int, causal: bool):
     "Boolean `(B, 1, T, past+T)` mask of visible keys, or None when the fused kernel's default is exact."
     needs_mask = (padding_mask is not None and not bool(padding_mask.all())) or (causal and past > 0 and T > 1)
@@ -109,7 +109,7 @@ def visibility_mask(padding_mask, T: int, past: int, causal: bool):
     if padding_mask is not None: visible = visible & padding_mask[:, None, None, -S:].bool()
     return visible | (kpos == qpos)[None, None]
 
-# %% ../nbs/02_model.ipynb #9b7f9dc0
+# %% ../nbs/02_model.ipynb #8fde43cc
 class ShoptasksPreTrainedModel(PreTrainedModel):
     "Shared Hugging Face plumbing: config class, weight initialisation, SDPA support."
     config_class = ShoptasksConfig
@@ -156,13 +156,13 @@ class ShoptasksModel(ShoptasksPreTrainedModel):
         for i, block in enumerate(self.blocks): x = block(x, mask, cache, i)
         return BaseModelOutputWithPast(last_hidden_state=self.ln_f(x), past_key_values=cache)
 
-# %% ../nbs/02_model.ipynb #3e1cfb76
+# %% ../nbs/02_model.ipynb #e5433000
 def lm_loss(logits, labels):
     "Mean cross-entropy over positions whose label is not -100, computed in float32."
     return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
 
-class ShoptasksForCausalLM(ShoptasksPreTrainedModel, GenerationMixin):
-    "Decoder with a tied language-model head: next-token prediction and `generate`."
+class ShoptasksLM(ShoptasksPreTrainedModel):
+    "The backbone with a vocabulary projection tied to its token embedding; the heads below add `forward`."
     _tied_weights_keys = ["lm_head.weight"]
     def __init__(self, config: ShoptasksConfig):
         super().__init__(config)
@@ -173,6 +173,8 @@ class ShoptasksForCausalLM(ShoptasksPreTrainedModel, GenerationMixin):
     def get_output_embeddings(self): return self.lm_head
     def set_output_embeddings(self, e): self.lm_head = e
 
+class ShoptasksForCausalLM(ShoptasksLM, GenerationMixin):
+    "Decoder: next-token prediction and `generate`."
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
                 use_cache=None, labels=None, inputs_embeds=None, logits_to_keep: int = 0, **kwargs):
         out = self.transformer(input_ids, attention_mask, position_ids, past_key_values, use_cache, inputs_embeds)
@@ -181,30 +183,20 @@ class ShoptasksForCausalLM(ShoptasksPreTrainedModel, GenerationMixin):
         loss = lm_loss(logits, F.pad(labels[:, 1:], (0, 1), value=-100)) if labels is not None else None
         return CausalLMOutputWithPast(loss=loss, logits=logits, past_key_values=out.past_key_values)
 
-class ShoptasksForMaskedLM(ShoptasksPreTrainedModel):
-    "Bidirectional encoder with a tied head that predicts masked tokens."
-    _tied_weights_keys = ["lm_head.weight"]
-    def __init__(self, config: ShoptasksConfig):
-        super().__init__(config)
-        self.transformer = ShoptasksModel(config)
-        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
-        self.post_init()
-
-    def get_output_embeddings(self): return self.lm_head
-    def set_output_embeddings(self, e): self.lm_head = e
-
+class ShoptasksForMaskedLM(ShoptasksLM):
+    "Bidirectional encoder that predicts masked tokens."
     def forward(self, input_ids=None, attention_mask=None, labels=None, **kwargs):
         h = self.transformer(input_ids, attention_mask).last_hidden_state
         logits = self.lm_head(h)
         return MaskedLMOutput(loss=lm_loss(logits, labels) if labels is not None else None, logits=logits)
 
-# %% ../nbs/02_model.ipynb #db12d8d8
+# %% ../nbs/02_model.ipynb #b685b167
 AutoConfig.register("shoptasks", ShoptasksConfig)
 AutoModel.register(ShoptasksConfig, ShoptasksModel)
 AutoModelForCausalLM.register(ShoptasksConfig, ShoptasksForCausalLM)
 AutoModelForMaskedLM.register(ShoptasksConfig, ShoptasksForMaskedLM)
 
-# %% ../nbs/02_model.ipynb #fd7aea70
+# %% ../nbs/02_model.ipynb #3d2397f0
 def load_pretrained(load, name, what: str = "model directory"):
     "`load(name)` (a `from_pretrained`) for a local directory or hub name; a `ShoptasksError` naming `name` otherwise."
     name, p = str(name), Path(name)
@@ -214,12 +206,12 @@ def load_pretrained(load, name, what: str = "model directory"):
     except (OSError, ValueError, KeyError) as e:
         raise ShoptasksError(f"{name}: not a {what} ({str(e).strip().splitlines()[0][:200]})") from None
 
-# %% ../nbs/02_model.ipynb #63d76291
+# %% ../nbs/02_model.ipynb #f401ced4
 def build_model(config: ShoptasksConfig):
     "A freshly initialised causal or masked LM, as `config.causal` says."
     return (ShoptasksForCausalLM if config.causal else ShoptasksForMaskedLM)(config)
 
-# %% ../nbs/02_model.ipynb #0019692c
+# %% ../nbs/02_model.ipynb #63e8bc42
 def count_params(model, non_embedding: bool = True) -> int:
     "Number of distinct parameters, without the position embedding if `non_embedding`."
     n = sum(p.numel() for p in model.parameters())
@@ -232,7 +224,7 @@ def flops_per_token(config: ShoptasksConfig, n_params: int, training: bool = Tru
     fwd = 2 * n_params + 4 * c.n_layer * c.d_model * c.context
     return 3 * fwd if training else fwd
 
-# %% ../nbs/02_model.ipynb #1aaa64a2
+# %% ../nbs/02_model.ipynb #1c7dab92
 @torch.no_grad()
 def generate_ids(model, input_ids, max_new_tokens: int = 32, do_sample: bool = False,
                  temperature: float = 1.0, top_k: int | None = None, eos_token_id: int | None = None,
