@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['DEMO_PROMPTS', 'demo', 'parser', 'run', 'main']
 
-# %% ../nbs/08_cli.ipynb #022e8fe7
+# %% ../nbs/08_cli.ipynb #d1a28186
 import argparse, sys
 from pathlib import Path
 from .errors import ShoptasksError
 
-# %% ../nbs/08_cli.ipynb #c04b9466
+# %% ../nbs/08_cli.ipynb #458ca3e0
 DEMO_PROMPTS = ["<|title|>Aster navy", "<|item|>Kestrel red dress<|rating|>5<|review|>", "<|segment|>students<|item|>"]
 
 def demo(out: str = "runs/demo", minutes: float = 3.0, preset: str = "small", seed: int = 0) -> dict:
@@ -26,7 +26,7 @@ def demo(out: str = "runs/demo", minutes: float = 3.0, preset: str = "small", se
         for s in generate(Path(out)/"model", p, n=2, max_new_tokens=48, seed=seed): print("   ", s.replace("\n", " "))
     return metrics
 
-# %% ../nbs/08_cli.ipynb #978a6f27
+# %% ../nbs/08_cli.ipynb #1ef6a794
 def _add_pretrain_args(p):
     from dataclasses import fields
     from shoptasks.pretraining import PretrainConfig
@@ -82,7 +82,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     return ap
 
-# %% ../nbs/08_cli.ipynb #70882851
+# %% ../nbs/08_cli.ipynb #242964ae
 def run(args) -> None:
     "Carry out the parsed command."
     if args.command == "demo": demo(args.out, args.minutes, args.preset, args.seed)
@@ -114,7 +114,3 @@ def main(argv=None):
     except ShoptasksError as e:
         print(f"shoptasks: {e}", file=sys.stderr)
         sys.exit(2)
-
-# %% ../nbs/08_cli.ipynb #56094a41
-#| eval: false
-if __name__ == "__main__": main()

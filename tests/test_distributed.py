@@ -15,7 +15,7 @@ def test_two_processes_match_one(shop_dir, tmp_path):
     one = shoptasks(*args(shop_dir, tmp_path/"one"))
     assert one.returncode == 0, one.stderr
     torchrun = Path(sys.executable).parent/"torchrun"
-    two = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "shoptasks.cli",
+    two = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "shoptasks",
                           *map(str, args(shop_dir, tmp_path/"two"))], capture_output=True, text=True, timeout=600)
     assert two.returncode == 0, two.stderr[-3000:]
     a, b = losses(tmp_path/"one"), losses(tmp_path/"two")
