@@ -8,7 +8,7 @@ spent waiting for data.
 
     python benchmarks/train_throughput.py [--steps 12]
 """
-import argparse, json, statistics, tempfile, time
+import argparse, statistics, tempfile, time
 from pathlib import Path
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel

@@ -6,22 +6,22 @@
 __all__ = ['RUN_CONFIG', 'PretrainConfig', 'BigramLM', 'eval_windows', 'masked_batch', 'evaluate_lm', 'check_out_dir',
            'prepare_run', 'pretrain', 'format_report', 'load_run', 'generate']
 
-# %% ../nbs/04b_pretraining.ipynb #fd6c5348
+# %% ../nbs/04b_pretraining.ipynb #e18d660f
 import json, math, os, shutil, tempfile
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, torch
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer
-from .errors import ShoptasksError, check
+from .errors import check
 from .tokenizer import train_tokenizer
 from .data import (read_texts, split_of, pack_corpus, load_tokens, WindowSampler, window_batch, mask_tokens,
                             write_atomic)
 from .model import preset_config, build_model, count_params, load_pretrained
 from .trainer import (TrainConfig, Trainer, autocast, predicted_tokens, init_distributed, on_rank0,
-                               default_device, read_checkpoint, checkpoints)
+                               default_device, read_checkpoint)
 
-# %% ../nbs/04b_pretraining.ipynb #d1d39d45
+# %% ../nbs/04b_pretraining.ipynb #f71ff6a1
 @dataclass(kw_only=True)
 class PretrainConfig(TrainConfig):
     "A pretraining run: data, tokenizer, model size and objective, and how to train."
@@ -44,7 +44,7 @@ class PretrainConfig(TrainConfig):
 # probability: `p(b | a) = (c(a, b) + k) / (c(a) + k V)`. `k` is chosen on the validation tokens, the
 # choice most favourable to the baseline. It scores exactly the tokens the Transformer predicts.
 
-# %% ../nbs/04b_pretraining.ipynb #2b280233
+# %% ../nbs/04b_pretraining.ipynb #cf457b3d
 class BigramLM:
     "Add-k smoothed bigram language model over token ids."
     def __init__(self, vocab_size: int, k: float = 0.1): self.V, self.k = vocab_size, k
@@ -71,7 +71,7 @@ class BigramLM:
         other = object.__new__(BigramLM); other.__dict__ = {**self.__dict__, "k": k}
         return other
 
-# %% ../nbs/04b_pretraining.ipynb #f6fedcd6
+# %% ../nbs/04b_pretraining.ipynb #54342159
 def eval_windows(tokens, context: int, max_windows: int | None = None) -> np.ndarray:
     "Start offsets of consecutive windows over `tokens` (the first `max_windows` if given)."
     starts = np.arange(len(tokens) // context) * context
@@ -112,7 +112,7 @@ def evaluate_lm(model, tokens, context: int, batch_size: int, objective: str, to
     if bigram is not None: out["bigram_ppl"] = math.exp(bg_total / bg_count)
     return out
 
-# %% ../nbs/04b_pretraining.ipynb #b4374c57
+# %% ../nbs/04b_pretraining.ipynb #2909600d
 RUN_CONFIG = "pretrain_config.json"
 
 def check_out_dir(out: Path, cfg: PretrainConfig):
@@ -146,7 +146,7 @@ def prepare_run(cfg: PretrainConfig) -> Path:
     finally: shutil.rmtree(staging, ignore_errors=True)
     return out
 
-# %% ../nbs/04b_pretraining.ipynb #cff33c0f
+# %% ../nbs/04b_pretraining.ipynb #f8891beb
 def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, model=None, resume: bool = False, **kwargs) -> dict | None:
     """Pretrain a model as `cfg` (or keyword arguments for `PretrainConfig`) says; returns the final metrics.
     `model`, any initialised Hugging Face LM, replaces the one `cfg.preset` builds (to compare architectures).
@@ -203,7 +203,7 @@ def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, model=None,
     if not quiet: print(format_report(metrics))
     return metrics
 
-# %% ../nbs/04b_pretraining.ipynb #7a23f618
+# %% ../nbs/04b_pretraining.ipynb #519aa196
 def format_report(m: dict) -> str:
     "The model's perplexity beside the bigram baseline's, and the run's speed."
     return "\n".join([
@@ -213,7 +213,7 @@ def format_report(m: dict) -> str:
         f"{m['steps']} steps, {m['tokens']:,} tokens ({m['epochs']:.2f} epochs) in {m['train_time_s']:.0f} s: "
         f"{m['tokens_per_s']:,.0f} tokens/s, {m['precision']}, {m['data_wait']:.1%} of the time waiting for data"])
 
-# %% ../nbs/04b_pretraining.ipynb #36e43d6f
+# %% ../nbs/04b_pretraining.ipynb #acd3bb5f
 def load_run(run):
     "The causal model and tokenizer of a run directory (or any Hugging Face causal LM directory)."
     from transformers import AutoModelForCausalLM

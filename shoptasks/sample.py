@@ -8,13 +8,13 @@ __all__ = ['CATEGORIES', 'COLOURS', 'MATERIALS', 'BRANDS', 'SIZES', 'SEGMENTS', 
            'make_reviews', 'make_sessions', 'make_questions', 'make_copy', 'Shop', 'make_shop', 'shop_documents',
            'write_shop']
 
-# %% ../nbs/00_sample.ipynb #8e9e773e
+# %% ../nbs/00_sample.ipynb #9ca3ba7f
 import csv, json, random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from .data import write_atomic
 
-# %% ../nbs/00_sample.ipynb #39050aef
+# %% ../nbs/00_sample.ipynb #fc8c96de
 CATEGORIES = {  # category: (English, Chinese, price range, complementary category)
     "dresses": ("dress", "连衣裙", (25, 180), "shoes"), "shoes": ("pair of shoes", "鞋", (30, 200), "bags"),
     "bags": ("bag", "包", (20, 300), "accessories"), "accessories": ("scarf", "围巾", (8, 60), "dresses"),
@@ -37,7 +37,7 @@ SEGMENTS = {  # segment: (what they want, English hook, Chinese hook)
     "athletes": ("performance", "Built to keep up with you", "陪你跑得更远"),
 }
 
-# %% ../nbs/00_sample.ipynb #7302f26f
+# %% ../nbs/00_sample.ipynb #ed4096ee
 EN_OPEN = ["Meet the {brand} {colour} {noun}.", "The {colour} {noun} from {brand}.",
            "{brand} presents a {colour} {noun}.", "Say hello to our {colour} {material} {noun}."]
 EN_BODY = ["Made of {material}, sizes {size}.", "Cut from soft {material} and offered in {size}.",
@@ -71,7 +71,7 @@ def make_products(n: int, rng: random.Random) -> list[dict]:
         products.append(p)
     return products
 
-# %% ../nbs/00_sample.ipynb #a903df46
+# %% ../nbs/00_sample.ipynb #88757bfd
 EN_WORDS = {1: ["Terrible", "fell apart after one wash", "returned it", "cheap fabric", "very disappointed"],
             2: ["Not great", "runs small", "colour faded", "stitching came loose", "would not buy again"],
             3: ["It's okay", "fits as expected", "nothing special", "decent for the price", "average quality"],
@@ -96,7 +96,7 @@ def make_reviews(products, n: int, rng: random.Random) -> list[dict]:
                             recommended=int(stars >= 4), text=text, lang=p["lang"], category=p["category"]))
     return reviews
 
-# %% ../nbs/00_sample.ipynb #26c190bf
+# %% ../nbs/00_sample.ipynb #6963a6c9
 def make_sessions(products, n_customers: int, rng: random.Random, per_customer=(2, 5), length=(3, 8)) -> list[dict]:
     "Sessions of item views, driven by each customer's preferences."
     by_cat = {c: [p for p in products if p["category"] == c] for c in CATEGORIES}
@@ -115,7 +115,7 @@ def make_sessions(products, n_customers: int, rng: random.Random, per_customer=(
             sessions.append(dict(user_id=f"U{u:04d}", session_id=f"S{u:04d}-{s}", segment=segment, items=items))
     return sessions
 
-# %% ../nbs/00_sample.ipynb #0821cc8f
+# %% ../nbs/00_sample.ipynb #d84ebdad
 QUESTIONS = [("What is the {noun} made of?", "It is made of {material}.", "material"),
              ("What colour is it?", "It is {colour}.", "colour"),
              ("Which sizes does it come in?", "It comes in {size}.", "size"),
@@ -143,7 +143,7 @@ def make_copy(products, rng: random.Random, per_product: int = 1) -> list[dict]:
             rows.append(dict(item_id=p["item_id"], segment=seg, goal=want, lang=p["lang"], copy=text))
     return rows
 
-# %% ../nbs/00_sample.ipynb #457d9c55
+# %% ../nbs/00_sample.ipynb #7eee92a1
 @dataclass
 class Shop:
     products: list; reviews: list; sessions: list; questions: list; copy: list

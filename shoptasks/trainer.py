@@ -8,10 +8,10 @@ __all__ = ['CKPT_PREFIX', 'TrainConfig', 'pick_precision', 'autocast', 'param_gr
            'read_checkpoint', 'prune_checkpoints', 'dist_env', 'init_distributed', 'barrier', 'on_rank0',
            'default_device', 'JsonlLog', 'TensorBoardLog', 'EarlyStopping', 'Trainer']
 
-# %% ../nbs/04_trainer.ipynb #d4f6cfef
+# %% ../nbs/04_trainer.ipynb #33f5f8fb
 import json, math, os, shutil, tempfile, time
 from contextlib import nullcontext
-from dataclasses import dataclass, asdict, fields
+from dataclasses import dataclass
 from pathlib import Path
 import torch, torch.distributed as dist
 from safetensors.torch import load_file
@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .errors import ShoptasksError, check
 from .plugins import hookimpl, plugin_manager
 
-# %% ../nbs/04_trainer.ipynb #e2746068
+# %% ../nbs/04_trainer.ipynb #4246902e
 @dataclass(kw_only=True)
 class TrainConfig:
     "How to train: batch, optimiser, schedule, budget, precision, checkpoints."
@@ -49,7 +49,7 @@ class TrainConfig:
         check((self.max_steps is None) != (self.minutes is None), "give exactly one of max_steps and minutes")
         self.betas = tuple(self.betas)
 
-# %% ../nbs/04_trainer.ipynb #2322849e
+# %% ../nbs/04_trainer.ipynb #b76c989e
 def pick_precision(precision: str = "auto", device: str = "cpu") -> str:
     "The precision to train in on `device`: `bf16` where it runs fast, `fp16` on older GPUs, else `fp32`."
     device = torch.device(device).type
@@ -63,7 +63,7 @@ def autocast(precision: str, device: str = "cpu"):
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     return torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None)
 
-# %% ../nbs/04_trainer.ipynb #da0db2ba
+# %% ../nbs/04_trainer.ipynb #575a976c
 def param_groups(model, weight_decay: float):
     "AdamW groups: decay on weight matrices, none on norms, biases and embeddings (tied ones too)."
     embeddings = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
@@ -84,7 +84,7 @@ def lr_factor(step: int, warmup: int, max_steps: int, min_ratio: float = 0.1, de
     shape = 0.5 * (1 + math.cos(math.pi * progress)) if decay == "cosine" else 1 - progress
     return min_ratio + (1 - min_ratio) * shape
 
-# %% ../nbs/04_trainer.ipynb #89185eff
+# %% ../nbs/04_trainer.ipynb #6763bd9e
 def predicted_tokens(labels, causal: bool = True) -> int:
     "How many positions of `labels` carry a loss (the model shifts causal labels by one)."
     return int((labels[:, 1:] if causal else labels).ne(-100).sum())
@@ -107,7 +107,7 @@ def accumulate(forward, micro_batches, n_tokens: int, precision="fp32", device="
 class NonFiniteLoss(ShoptasksError):
     def __init__(self, step, value): super().__init__(f"the loss is {value} at step {step}"); self.step = step
 
-# %% ../nbs/04_trainer.ipynb #af446eda
+# %% ../nbs/04_trainer.ipynb #b6209795
 CKPT_PREFIX = "ckpt-"
 
 def fsync_dir(path: Path):
@@ -148,7 +148,7 @@ def prune_checkpoints(out: Path, keep_last: int, best: str | None):
         if p.name != best: shutil.rmtree(p)
     for p in Path(out).glob(f".{CKPT_PREFIX}*.tmp-*"): shutil.rmtree(p, ignore_errors=True)
 
-# %% ../nbs/04_trainer.ipynb #bf9a8488
+# %% ../nbs/04_trainer.ipynb #ce7c53e5
 def dist_env() -> tuple[int, int, int]:
     "`(rank, world_size, local_rank)` from torchrun's environment; `(0, 1, 0)` outside it."
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
@@ -176,7 +176,7 @@ def on_rank0(fn, *args, **kwargs):
 
 def default_device() -> str: return "cuda" if torch.cuda.is_available() else "cpu"
 
-# %% ../nbs/04_trainer.ipynb #0df0c91f
+# %% ../nbs/04_trainer.ipynb #0c0c0259
 class JsonlLog:
     "Append training and evaluation records to `out/metrics.jsonl`; on resume, drop records after the checkpoint."
     def __init__(self, out: Path, every: int = 10): self.path, self.every = Path(out)/"metrics.jsonl", every
@@ -225,7 +225,7 @@ class EarlyStopping:
             trainer.should_stop = True
             trainer.stop_reason = f"early stopping: val_loss has not improved for {self.patience} evaluations"
 
-# %% ../nbs/04_trainer.ipynb #64d8031a
+# %% ../nbs/04_trainer.ipynb #8d9dfe54
 class Trainer:
     "Train `model` on `batches(step, rank, world)`, evaluating with `evaluate(model)`, writing to `out`."
     def __init__(self, model, cfg: TrainConfig, out, batches, evaluate, device: str | None = None, quiet: bool = False):

@@ -1,5 +1,5 @@
 "Bad input: one line on stderr naming what and where, exit status 2, nothing half-written."
-import gzip, json
+import gzip
 import pytest
 from conftest import shoptasks
 

@@ -1,7 +1,6 @@
 "Data-parallel training with a real torchrun on the CPU (gloo): 2 processes follow the 1-process loss curve."
-import json, shutil, subprocess, sys
+import json, subprocess, sys
 from pathlib import Path
-import pytest
 from conftest import shoptasks
 
 def args(shop_dir, out):
