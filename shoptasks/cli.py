@@ -14,9 +14,12 @@ from .errors import ShoptasksError
 DEMO_PROMPTS = ["<|title|>Aster navy", "<|item|>Kestrel red dress<|rating|>5<|review|>", "<|segment|>students<|item|>"]
 
 def demo(out: str = "runs/demo", minutes: float = 3.0, preset: str = "small", seed: int = 0) -> dict:
-    "Generate the sample shop into `out/shop`, pretrain on it into `out/model`, print results and samples."
+    "Generate the sample shop into `out/shop`, pretrain on it into `out/model`, fine-tune it for each task into `out/tasks`."
+    import shutil
     from shoptasks.sample import make_shop, write_shop
     from shoptasks.pretraining import pretrain, generate
+    from shoptasks.plugins import task_registry
+    from shoptasks.finetune import finetune, format_report
     shop_dir = write_shop(make_shop(seed=seed), Path(out)/"shop")
     print(f"sample shop written to {shop_dir}")
     metrics = pretrain(data=str(shop_dir/"corpus.txt"), out=str(Path(out)/"model"), preset=preset,
@@ -24,28 +27,32 @@ def demo(out: str = "runs/demo", minutes: float = 3.0, preset: str = "small", se
     for p in DEMO_PROMPTS:
         print(f"\n{p!r} ->")
         for s in generate(Path(out)/"model", p, n=2, max_new_tokens=48, seed=seed): print("   ", s.replace("\n", " "))
+    shutil.rmtree(Path(out)/"tasks", ignore_errors=True)
+    for name, (cls, plugin) in task_registry().items():
+        if cls.kind != "classify" or not cls.sample: continue
+        print(f"\nfine-tuning {name} (plugin {plugin}) on the sample shop, one epoch")
+        report = finetune(task=name, backbone=str(Path(out)/"model"), out=str(Path(out)/"tasks"/name), epochs=1, seed=seed, quiet=True)
+        print(format_report(report["test"], name))
+        metrics[name] = report["test"]
     return metrics
 
 # %% ../nbs/08_cli.ipynb #1ef6a794
-def _add_pretrain_args(p):
-    from dataclasses import fields
-    from shoptasks.pretraining import PretrainConfig
-    d = {f.name: f.default for f in fields(PretrainConfig)}
-    p.add_argument("--data", required=True, help="corpus: .txt (one document a line), .csv or .jsonl, optionally .gz")
-    p.add_argument("--column", help="the CSV column or JSONL field holding the text")
-    p.add_argument("--out", required=True, help="run directory to create")
-    p.add_argument("--tokenizer", help="reuse a saved tokenizer instead of training one")
-    p.add_argument("--vocab-size", type=int, default=d["vocab_size"])
-    p.add_argument("--preset", default=d["preset"], help="model size: tiny, small or base")
-    p.add_argument("--objective", default="causal", choices=["causal", "masked"])
+def _defaults(cls) -> dict:
+    from dataclasses import fields, MISSING
+    return {f.name: f.default if f.default is not MISSING else f.default_factory() for f in fields(cls) if f.default is not MISSING or f.default_factory is not MISSING}
+
+def _add_train_args(p, d: dict):
+    "The trainer's options (`TrainConfig`), with the defaults `d` of the run's config class."
     budget = p.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=float, help="train for this many minutes")
     budget.add_argument("--max-steps", type=int, help="train for this many steps")
-    p.add_argument("--batch-size", type=int, default=d["batch_size"], help="sequences per optimizer step, over all processes")
-    p.add_argument("--micro-batch-size", type=int, help="sequences per forward pass (gradient accumulation); default: the whole batch")
+    budget.add_argument("--epochs", type=float, help="train for this many passes over the training data")
+    p.add_argument("--batch-size", type=int, default=d["batch_size"], help="rows per optimizer step, over all processes")
+    p.add_argument("--micro-batch-size", type=int, help="rows per forward pass (gradient accumulation); default: the whole batch")
     p.add_argument("--lr", type=float, default=d["lr"])
-    p.add_argument("--warmup", type=int, default=d["warmup"], help="warm-up steps (the time budget is fixed at their end)")
+    p.add_argument("--warmup", type=int, default=d["warmup"], help="warm-up steps (a time budget is fixed at their end)")
     p.add_argument("--decay", default=d["decay"], choices=["cosine", "linear"])
+    p.add_argument("--weight-decay", type=float, default=d["weight_decay"])
     p.add_argument("--eval-every", type=int, default=d["eval_every"])
     p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default: at every evaluation)")
     p.add_argument("--keep-last", type=int, default=d["keep_last"], help="checkpoints kept besides the best")
@@ -54,8 +61,44 @@ def _add_pretrain_args(p):
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--precision", default=d["precision"], choices=["auto", "bf16", "fp16", "fp32"],
                    help="auto: bf16 where the hardware runs it fast, fp16 (with loss scaling) on older GPUs, else fp32")
-    p.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile")
+    if d["compile"]: p.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile")
+    else: p.add_argument("--compile", action="store_true", help="compile the model with torch.compile")
     p.add_argument("--seed", type=int, default=d["seed"])
+
+def _add_pretrain_args(p):
+    from shoptasks.pretraining import PretrainConfig
+    d = _defaults(PretrainConfig)
+    p.add_argument("--data", required=True, help="corpus: .txt (one document a line), .csv or .jsonl, optionally .gz")
+    p.add_argument("--column", help="the CSV column or JSONL field holding the text")
+    p.add_argument("--out", required=True, help="run directory to create")
+    p.add_argument("--tokenizer", help="reuse a saved tokenizer instead of training one")
+    p.add_argument("--vocab-size", type=int, default=d["vocab_size"])
+    p.add_argument("--preset", default=d["preset"], help="model size: tiny, small or base")
+    p.add_argument("--objective", default="causal", choices=["causal", "masked"])
+    _add_train_args(p, d)
+
+def _role_column(text: str) -> tuple:
+    role, sep, column = text.partition("=")
+    if not (sep and role and column): raise argparse.ArgumentTypeError(f"expected ROLE=COLUMN (for example text=body), not {text!r}")
+    return role, column
+
+def _add_task_data_args(p, data: bool = True):
+    p.add_argument("task", help="task name (see `shoptasks tasks`)")
+    if data: p.add_argument("--data", help="CSV or JSONL (optionally .gz); default: the generated sample shop")
+    p.add_argument("--column", dest="columns", type=_role_column, action="append", default=[], metavar="ROLE=COLUMN",
+                   help="read ROLE (text, label, a segment ...) from COLUMN; repeat for several roles")
+
+def _add_finetune_args(p):
+    from shoptasks.finetune import FinetuneConfig
+    d = _defaults(FinetuneConfig)
+    _add_task_data_args(p)
+    p.add_argument("--backbone", required=True, help="a pretraining run directory or a Hugging Face model directory")
+    p.add_argument("--out", required=True, help="run directory to create")
+    p.add_argument("--max-length", type=int, help="tokens per text (default: the task's)")
+    p.add_argument("--head-lr-scale", type=float, default=d["head_lr_scale"], help="the new head's learning rate as a multiple of --lr")
+    p.add_argument("--layer-decay", type=float, default=d["layer_decay"], help="each backbone layer's rate as a multiple of the one above")
+    p.add_argument("--eval-rows", type=int, default=d["eval_rows"], help="validation rows per periodic evaluation")
+    _add_train_args(p, d)
 
 def parser() -> argparse.ArgumentParser:
     "The `shoptasks` argument parser."
@@ -73,6 +116,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tokenizer", required=True); p.add_argument("text")
 
     _add_pretrain_args(sub.add_parser("pretrain", help="pretrain a language model on a corpus"))
+
+    sub.add_parser("tasks", help="list the tasks of the installed plugins, and any broken plugin")
+    _add_finetune_args(sub.add_parser("finetune", help="fine-tune a backbone for a task; report it beside the baseline"))
+    p = sub.add_parser("evaluate", help="a fine-tuned model beside the task's baseline on one split")
+    _add_task_data_args(p)
+    p.add_argument("--model", required=True, help="fine-tuning run directory")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p = sub.add_parser("predict", help="label the rows of a file with a fine-tuned model")
+    _add_task_data_args(p, data=False)
+    p.add_argument("--model", required=True, help="fine-tuning run directory")
+    p.add_argument("--input", required=True, help="CSV or JSONL (optionally .gz) of rows to label")
+    p.add_argument("--output", required=True, help=".csv or .jsonl to write: line, text, prediction, probability")
 
     p = sub.add_parser("generate", help="continue a prompt with a pretrained model")
     p.add_argument("--model", required=True, help="run directory or Hugging Face model directory")
@@ -102,6 +158,25 @@ def run(args) -> None:
     elif args.command == "pretrain":
         from shoptasks.pretraining import pretrain, PretrainConfig
         pretrain(PretrainConfig(**{k: v for k, v in vars(args).items() if k not in ("command", "resume")}), resume=args.resume)
+    elif args.command == "tasks":
+        from shoptasks.plugins import task_registry, broken_plugins
+        for name, (cls, plugin) in task_registry().items(): print(f"{name:<22}{cls.kind:<10}{plugin:<12}{cls.description}")
+        if not task_registry(): print("no tasks: install a task plugin (for example plugins/shoptasks-reviews)")
+        for plugin, why in broken_plugins().items(): print(f"broken plugin {plugin!r}: {why}")
+    elif args.command == "finetune":
+        from shoptasks.finetune import finetune, FinetuneConfig
+        skip = ("command", "resume")
+        finetune(FinetuneConfig(**{k: dict(v) if k == "columns" else v for k, v in vars(args).items() if k not in skip}), resume=args.resume)
+    elif args.command == "evaluate":
+        import json
+        from shoptasks.finetune import evaluate, format_report
+        r = evaluate(args.task, args.model, args.data, args.split, dict(args.columns), quiet=args.json)
+        print(json.dumps(r, indent=1) if args.json else format_report(r, args.task))
+    elif args.command == "predict":
+        from shoptasks.finetune import predict
+        r = predict(args.task, args.model, args.input, args.output, dict(args.columns))
+        skipped = f"; {r['skipped_empty']} rows with an empty text skipped" if r["skipped_empty"] else ""
+        print(f"{r['rows']} rows labelled into {r['output']}{skipped}")
     elif args.command == "generate":
         from shoptasks.pretraining import generate
         for s in generate(args.model, args.prompt, args.n, args.max_new_tokens, args.temperature, args.top_k, args.greedy, args.seed):

@@ -122,7 +122,7 @@ def check_out_dir(out: Path, cfg: PretrainConfig):
     check(saved.exists(), f"{out} is not empty and holds no shoptasks run; choose a new --out")
     old = json.loads(saved.read_text())
     mine = json.loads(json.dumps(asdict(cfg)))
-    diff = [k for k in mine if k not in ("max_steps", "minutes") and old.get(k) != mine[k]]
+    diff = [k for k in mine if k not in ("max_steps", "minutes", "epochs") and old.get(k) != mine[k]]
     check(not diff, f"{out} holds a different run ({', '.join(f'{k}: {old.get(k)!r} there, {mine[k]!r} here' for k in diff[:3])}); choose a new --out")
 
 def prepare_run(cfg: PretrainConfig) -> Path:
@@ -182,7 +182,7 @@ def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, model=None,
         return [dict(input_ids=inputs[i:i + micro], labels=labels[i:i + micro], n_tokens=predicted_tokens(labels[i:i + micro], causal))
                 for i in range(0, per_rank, micro)], n
 
-    trainer = Trainer(model, cfg, out, batches, device=device, quiet=quiet,
+    trainer = Trainer(model, cfg, out, batches, device=device, quiet=quiet, steps_per_epoch=sampler.n_windows / cfg.batch_size,
                       evaluate=lambda m: evaluate_lm(m, val, context, cfg.batch_size, cfg.objective, tok, trainer.precision, cfg.eval_windows))
     trainer.fit(resume)
     if rank != 0: return None

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['CATEGORIES', 'COLOURS', 'MATERIALS', 'BRANDS', 'SIZES', 'SEGMENTS', 'EN_OPEN', 'EN_BODY', 'EN_CLOSE', 'ZH_OPEN',
            'ZH_BODY', 'ZH_CLOSE', 'EN_WORDS', 'ZH_WORDS', 'AGE_BANDS', 'QUESTIONS', 'describe', 'make_products',
-           'make_reviews', 'make_sessions', 'make_questions', 'make_copy', 'Shop', 'make_shop', 'shop_documents',
-           'write_shop']
+           'make_reviews', 'add_helpful_votes', 'make_sessions', 'make_questions', 'make_copy', 'Shop', 'make_shop',
+           'shop_documents', 'write_shop']
 
 # %% ../nbs/00_sample.ipynb #9ca3ba7f
 import csv, json, random
@@ -60,7 +60,7 @@ def make_products(n: int, rng: random.Random) -> list[dict]:
     "`n` products spread over the categories, with attributes, price, hidden quality and description."
     products = []
     for i in range(n):
-        cat = list(CATEGORIES)[i % len(CATEGORIES)]
+        cat = list(CATEGORIES)[(i + i // len(CATEGORIES)) % len(CATEGORIES)]   # not i % 10: the i % 5 split would alias it
         lo, hi = CATEGORIES[cat][2]
         p = dict(item_id=f"P{i:04d}", category=cat, brand=rng.choice(BRANDS), colour=rng.choice(list(COLOURS)),
                  material=rng.choice(list(MATERIALS)), size=rng.choice(SIZES), price=round(rng.uniform(lo, hi), 2),
@@ -94,6 +94,12 @@ def make_reviews(products, n: int, rng: random.Random) -> list[dict]:
         lo, hi = rng.choice(AGE_BANDS)
         reviews.append(dict(review_id=f"R{i:05d}", item_id=p["item_id"], age=rng.randint(lo, hi), rating=stars,
                             recommended=int(stars >= 4), text=text, lang=p["lang"], category=p["category"]))
+    return reviews
+
+def add_helpful_votes(reviews, rng: random.Random):
+    "Give each review `helpful_votes`: more often for strong opinions (1 or 5 stars)."
+    for r in reviews:
+        r["helpful_votes"] = rng.randint(1, 12) if rng.random() < (0.6 if r["rating"] in (1, 5) else 0.15) else 0
     return reviews
 
 # %% ../nbs/00_sample.ipynb #6963a6c9
@@ -152,8 +158,10 @@ def make_shop(n_products: int = 600, n_reviews: int = 6000, n_customers: int = 4
     "A generated shop; the same seed gives the same shop."
     rng = random.Random(seed)
     products = make_products(n_products, rng)
-    return Shop(products, make_reviews(products, n_reviews, rng), make_sessions(products, n_customers, rng),
+    shop = Shop(products, make_reviews(products, n_reviews, rng), make_sessions(products, n_customers, rng),
                 make_questions(products, rng), make_copy(products, rng))
+    add_helpful_votes(shop.reviews, random.Random(seed + 1))
+    return shop
 
 def _csv(rows) -> str:
     import io

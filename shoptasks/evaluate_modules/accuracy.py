@@ -1,0 +1,2 @@
+"Accuracy as a local evaluate module: `evaluate.load('path/to/accuracy.py')`; the metric itself is in nbs/06_metrics."
+from shoptasks.metrics import Accuracy
