@@ -28,8 +28,10 @@ test: $(STAMP)
 # nbdev_docs needs Quarto; where it is missing, nbconvert renders the executed notebooks offline.
 docs: $(STAMP)
 	if command -v quarto >/dev/null; then $(BIN)/nbdev_docs; \
-	else $(BIN)/jupyter nbconvert --to html --execute --output-dir docs nbs/*.ipynb; fi
+	else $(BIN)/jupyter nbconvert --to html --execute --output-dir docs nbs/*.ipynb nbs/tutorials/*.ipynb; fi
 	$(BIN)/jupyter nbconvert --to markdown --output-dir . --output README nbs/index.ipynb
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pretrain_reviews.py
+	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/classification.py

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['FINETUNE_CONFIG', 'TASK_INFO', 'attention_for', 'load_backbone', 'pooling_for', 'pool', 'TaskModel', 'epoch_batches',
-           'collate', 'layer_depth', 'configure_optimizer', 'FinetuneConfig', 'predict_rows', 'split_report',
-           'finetune', 'format_report', 'load_finetuned', 'evaluate', 'predict']
+           'collate', 'layer_depth', 'configure_optimizer', 'FinetuneConfig', 'model_logits', 'known_labels',
+           'split_report', 'finetune', 'format_report', 'load_finetuned', 'evaluate', 'predict']
 
 # %% ../nbs/07_finetune.ipynb #f64e2ba5
 import json, math, os, re, shutil, tempfile, time
@@ -174,27 +174,34 @@ def _prepare(out: Path, cfg: FinetuneConfig, tok, info: dict):
 
 # %% ../nbs/07_finetune.ipynb #a9c735ab
 @torch.no_grad()
-def predict_rows(model, tok, task: Task, rows, batch_size: int = 64, precision: str = "fp32", quiet: bool = True):
-    "Predicted labels, their probabilities and the mean loss (None without labels) of `rows`."
+def model_logits(model, tok, task: Task, rows, batch_size: int = 64, precision: str = "fp32", quiet: bool = True):
+    "The logits `(rows, labels)` of `rows`, in their order, and the mean loss (None without labels)."
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     feats = [task.encode(r, tok) for r in rows]
     order = np.argsort([len(f["input_ids"]) for f in feats], kind="stable")
-    labels, probs, loss = [None] * len(rows), [None] * len(rows), 0.0
+    logits, loss = torch.zeros(len(rows), len(task.labels)), 0.0
     for i in tqdm(range(0, len(order), batch_size), desc="predicting", leave=False, disable=quiet):
         idx = order[i:i + batch_size]
         b = {k: v.to(device) for k, v in collate([feats[j] for j in idx], tok.pad_token_id).items()}
         with autocast(precision, device.type): out = model(b["input_ids"], b["attention_mask"])
-        for j, l, p in zip(idx, *task.predict(out.logits)): labels[j], probs[j] = l, p
+        logits[torch.as_tensor(idx)] = out.logits.float().cpu()
         if (b["labels"] >= 0).all(): loss += task.loss(out.logits, b["labels"]).item() * len(idx)
     model.train(was_training)
-    return labels, probs, (loss / len(rows) if all("label" in r for r in rows) else None)
+    return logits, (loss / len(rows) if all("label" in r for r in rows) else None)
+
+def known_labels(examples, labels, known_as: str):
+    "`examples`, if every label is in `labels`; else an error naming the first row that is not."
+    bad = next((r for r in examples.rows if r["label"] not in labels), None)
+    check(bad is None, f"{examples.source}: line {bad and bad['line']}: label {bad and bad['label']!r} is not {known_as} ({', '.join(labels)})")
+    return examples
 
 def split_report(task: Task, model, tok, examples, baseline, precision: str = "fp32", quiet: bool = True) -> dict:
     "The model's and the baseline's scores on `examples`, overall and per segment."
     refs = examples.labels()
-    pred, _, loss = predict_rows(model, tok, task, examples.rows, precision=precision, quiet=quiet)
+    logits, loss = model_logits(model, tok, task, examples.rows, precision=precision, quiet=quiet)
+    pred, _ = task.predict(logits)
     base = baseline.predict(examples.rows)
     return dict(split=examples.split, source=examples.source, rows=len(examples), skipped_empty=examples.skipped, loss=loss,
                 model=task.score(pred, refs), baseline=task.score(base, refs), baseline_name=baseline.name,
@@ -210,13 +217,12 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
     out, device = Path(cfg.out), default_device()
     rank, world = init_distributed(device)
     _check_out(out, cfg, resume)
-    train, val = (task.load(cfg.data, s, cfg.columns) for s in ("train", "val"))
+    train, val, test = (task.load(cfg.data, s, cfg.columns) for s in ("train", "val", "test"))
     check(len(train) >= cfg.batch_size and len(val), f"{train.source}: {len(train)} training and {len(val)} validation rows "
           f"are too few for batches of {cfg.batch_size}")
     if task.labels is None: task.labels = sorted(set(train.labels()))
     check(len(task.labels) >= 2, f"{train.source}: the training split has only one label ({', '.join(task.labels)})")
-    unseen = next((r for r in val.rows if r["label"] not in task.labels), None)
-    check(unseen is None, f"{val.source}: line {unseen and unseen['line']}: label {unseen and unseen['label']!r} never occurs in the training split")
+    for split in (val, test): known_labels(split, task.labels, "in the training split")
     torch.manual_seed(cfg.seed)
     backbone, tok = load_backbone(cfg.backbone, device)
     task.max_length = min(cfg.max_length or task.max_length, getattr(backbone.config, "max_position_embeddings", 10**9))
@@ -240,7 +246,8 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
 
     probe = val.rows[:: max(1, len(val) // cfg.eval_rows)][: cfg.eval_rows]
     def evaluate_val(m):
-        pred, _, loss = predict_rows(m, tok, task, probe, precision=trainer.precision)
+        logits, loss = model_logits(m, tok, task, probe, precision=trainer.precision)
+        pred, _ = task.predict(logits)
         s = task.score(pred, [r["label"] for r in probe])
         return dict(loss=loss, accuracy=s["accuracy"], macro_f1=s["macro_f1"])
 
@@ -248,10 +255,11 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
     trainer.fit(resume)
     if rank != 0: return None
     if trainer.best and trainer.best["step"] != trainer.step: read_checkpoint(out/trainer.best["name"], model)
+    task.calibrate(model_logits(model, tok, task, val.rows, precision=trainer.precision, quiet=quiet)[0], val.rows, train.rows)
+    info["bias"] = task.bias
     t = time.perf_counter()
     baseline = task.baseline().fit(train.rows, val.rows)
     baseline_s = time.perf_counter() - t
-    test = task.load(cfg.data, "test", cfg.columns)
     report = dict(task=task.name, backbone=str(cfg.backbone), steps=trainer.step, epochs=trainer.step / steps_per_epoch,
                   train_time_s=trainer.elapsed, baseline_fit_s=baseline_s, precision=trainer.precision, processes=world,
                   stop_reason=trainer.stop_reason,
@@ -287,7 +295,7 @@ def load_finetuned(run, task_name: str | None = None):
     info = json.loads((run/TASK_INFO).read_text())
     check(task_name in (None, info["task"]), f"{run} was fine-tuned for {info['task']!r}, not {task_name!r}")
     task = load_task(info["task"])
-    task.labels, task.max_length = info["labels"], info["max_length"]
+    task.labels, task.max_length, task.bias = info["labels"], info["max_length"], info.get("bias")
     backbone = AutoModel.from_config(AutoConfig.from_pretrained(run), attn_implementation=attention_for(default_device()))
     model = TaskModel(_without_pooler(backbone), task, info["pooling"])
     model.load_state_dict(load_file(run/"model.safetensors"))
@@ -296,7 +304,7 @@ def load_finetuned(run, task_name: str | None = None):
 def evaluate(task: str, model, data=None, split: str = "test", columns: dict | None = None, quiet: bool = True) -> dict:
     "The report of the fine-tuned `model` run on `split` of `data`, beside the task's baseline trained on its train split."
     m, tok, t, info = load_finetuned(model, task)
-    examples = t.load(data, split, columns)
+    examples = known_labels(t.load(data, split, columns), t.labels, "one the model knows")
     check(len(examples), f"{examples.source}: the {split} split is empty")
     baseline = t.baseline()
     baseline.C = info.get("baseline_C")
@@ -309,7 +317,7 @@ def predict(task: str, model, input, output, columns: dict | None = None, quiet:
     check(fmt in ("csv", "jsonl") and not str(output).endswith(".gz"), f"{output}: the output must be a .csv or .jsonl file")
     m, tok, t, _ = load_finetuned(model, task)
     examples = t.load(input, None, columns, labelled=False)
-    labels, probs, _ = predict_rows(m, tok, t, examples.rows, precision=pick_precision("auto"), quiet=quiet)
+    labels, probs = t.predict(model_logits(m, tok, t, examples.rows, precision=pick_precision("auto"), quiet=quiet)[0])
     rows = [dict(line=r["line"], text=r["text"], prediction=l, probability=round(p, 4)) for r, l, p in zip(examples.rows, labels, probs)]
     if fmt == "jsonl": text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     else:

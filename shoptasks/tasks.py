@@ -88,6 +88,7 @@ class Task:
     def head(self, backbone_config) -> torch.nn.Module: raise NotImplementedError
     def loss(self, logits, labels): raise NotImplementedError
     def predict(self, logits) -> tuple[list, list]: raise NotImplementedError
+    def calibrate(self, logits, rows, train_rows): pass
     def metrics(self) -> list: raise NotImplementedError
     def score(self, predicted, references) -> dict: raise NotImplementedError
     def baseline(self): raise NotImplementedError
@@ -121,6 +122,7 @@ class ClassificationTask(Task):
     "A task that gives each text one label of a set; subclasses name their columns (and labels, if fixed)."
     kind = "classify"
     labels: list | None = None
+    bias: list | None = None
     headline = "macro_f1"
     max_length: int = 128
     dropout: float = 0.1
@@ -145,8 +147,18 @@ class ClassificationTask(Task):
     def loss(self, logits, labels): return F.cross_entropy(logits.float(), labels)
 
     def predict(self, logits) -> tuple[list, list]:
-        p, i = logits.float().softmax(-1).max(-1)
+        logits = logits.float() + (torch.tensor(self.bias) if self.bias else 0)
+        p, i = logits.softmax(-1).max(-1)
         return [self.labels[j] for j in i.tolist()], p.tolist()
+
+    def calibrate(self, logits, rows, train_rows, taus=(0.0, 0.25, 0.5, 0.75, 1.0, 1.5)):
+        "Set `bias` to the logit adjustment `-tau * log(prior)` whose `tau` gives the best macro-F1 on `rows`."
+        counts = torch.tensor([sum(r["label"] == l for r in train_rows) for l in self.labels], dtype=torch.float)
+        log_prior, refs, self.bias = (counts.clamp(min=1) / counts.sum()).log(), [r["label"] for r in rows], None
+        def score(tau):
+            self.bias = (-tau * log_prior).tolist()
+            return self.score(self.predict(logits)[0], refs)[self.headline]
+        self.bias = (-max(taus, key=score) * log_prior).tolist()
 
     def metrics(self) -> list:
         from shoptasks.metrics import load_metric
