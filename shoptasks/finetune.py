@@ -197,10 +197,9 @@ def known_labels(examples, labels, known_as: str):
     check(bad is None, f"{examples.source}: line {bad and bad['line']}: label {bad and bad['label']!r} is not {known_as} ({', '.join(labels)})")
     return examples
 
-def split_report(task: Task, model, tok, examples, baseline, precision: str = "fp32", quiet: bool = True) -> dict:
-    "The model's and the baseline's scores on `examples`, overall and per segment."
+def split_report(task: Task, examples, logits, loss, baseline) -> dict:
+    "The model's (from its `logits` and `loss`) and the baseline's scores on `examples`, overall and per segment."
     refs = examples.labels()
-    logits, loss = model_logits(model, tok, task, examples.rows, precision=precision, quiet=quiet)
     pred, _ = task.predict(logits)
     base = baseline.predict(examples.rows)
     return dict(split=examples.split, source=examples.source, rows=len(examples), skipped_empty=examples.skipped, loss=loss,
@@ -255,7 +254,8 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
     trainer.fit(resume)
     if rank != 0: return None
     if trainer.best and trainer.best["step"] != trainer.step: read_checkpoint(out/trainer.best["name"], model)
-    task.calibrate(model_logits(model, tok, task, val.rows, precision=trainer.precision, quiet=quiet)[0], val.rows, train.rows)
+    val_out, test_out = (model_logits(model, tok, task, x.rows, precision=trainer.precision, quiet=quiet) for x in (val, test))
+    task.calibrate(val_out[0], val.rows, train.rows)
     info["bias"] = task.bias
     t = time.perf_counter()
     baseline = task.baseline().fit(train.rows, val.rows)
@@ -263,8 +263,7 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
     report = dict(task=task.name, backbone=str(cfg.backbone), steps=trainer.step, epochs=trainer.step / steps_per_epoch,
                   train_time_s=trainer.elapsed, baseline_fit_s=baseline_s, precision=trainer.precision, processes=world,
                   stop_reason=trainer.stop_reason,
-                  val=split_report(task, model, tok, val, baseline, trainer.precision, quiet),
-                  test=split_report(task, model, tok, test, baseline, trainer.precision, quiet))
+                  val=split_report(task, val, *val_out, baseline), test=split_report(task, test, *test_out, baseline))
     write_atomic(out/TASK_INFO, json.dumps({**info, "baseline_C": baseline.C}, indent=1))
     write_atomic(out/"metrics.json", json.dumps(report, indent=1))
     if not quiet: print(format_report(report["test"], task.name))
@@ -309,7 +308,7 @@ def evaluate(task: str, model, data=None, split: str = "test", columns: dict | N
     baseline = t.baseline()
     baseline.C = info.get("baseline_C")
     baseline.fit(t.load(data, "train", columns).rows, t.load(data, "val", columns).rows if baseline.C is None else None)
-    return split_report(t, m, tok, examples, baseline, pick_precision("auto"), quiet)
+    return split_report(t, examples, *model_logits(m, tok, t, examples.rows, precision=pick_precision("auto"), quiet=quiet), baseline)
 
 def predict(task: str, model, input, output, columns: dict | None = None, quiet: bool = True) -> dict:
     "Label every row of `input` with the fine-tuned `model` run; write `line`, `text`, `prediction`, `probability` to `output`."

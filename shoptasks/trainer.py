@@ -273,9 +273,13 @@ class Trainer:
         return self.opt.param_groups[0]["lr"]
 
     def calibrate(self, step_time: float):
-        "Fix `max_steps` so that training, evaluations and checkpoints end within `cfg.minutes`."
-        left = 0.95 * self.cfg.minutes * 60 - self.elapsed      # 5% for evaluations, checkpoints and a slower machine
-        self.max_steps = self.step + max(1, int(left / step_time))
+        """Fix `max_steps` so that training and its evaluations end within `cfg.minutes`: one evaluation is
+        timed here, and rank 0's figure holds for every process."""
+        t = time.perf_counter(); self.evaluate(self.model); eval_time = time.perf_counter() - t
+        left = 0.95 * self.cfg.minutes * 60 - self.elapsed - eval_time     # 5% for checkpoints and a slower machine
+        n = torch.tensor([self.step + max(1, int(left / (step_time + eval_time / self.cfg.eval_every)))])
+        if dist.is_initialized(): dist.broadcast(n, src=0)
+        self.max_steps = int(n)
 
     def save(self, metrics: dict | None):
         "Checkpoint; track the best; copy the best model to the run directory; prune old checkpoints."
