@@ -3,8 +3,9 @@
 6 layers, d_model 256, 4 heads, context 256, batch 16, vocabulary 8192; the same AdamW and thread count.
 Each model is timed in every mode (eager or torch.compile, fp32 or bf16 autocast) after warm-up, and
 compared in its fastest one. Prints tokens/s (median step), the ratio ours/HF, model-FLOPs utilisation
-against the matmul throughput measured in this run, and the share of a real training run's step time
-spent waiting for data.
+against the matmul throughput measured in this run, the share of a real training run's step time
+spent waiting for data, and the ratio our model would reach if everything but its matrix products
+took no time (the profiler's time in mm/addmm/bmm): an upper bound on any speed-up at this size.
 
     python benchmarks/train_throughput.py [--steps 12]
 """
@@ -26,20 +27,33 @@ def matmul_ceiling(dtype, n=2048, reps=10) -> float:
         t = time.perf_counter(); a @ b; times.append(time.perf_counter() - t)
     return 2 * n**3 / statistics.median(times)
 
-def tokens_per_s(make_model, precision: str, compiled: bool, steps: int) -> float:
+def trainer_for(make_model, precision: str, compiled: bool):
+    "A function running one training step of a fresh model on a fixed batch."
     torch.manual_seed(0)
     model = make_model().train()
     opt = torch.optim.AdamW(param_groups(model, 0.1), lr=1e-3, betas=(0.9, 0.95))
     forward = torch.compile(model) if compiled else model
     x = torch.randint(0, V, (B, T))
-    times = []
-    for i in range(steps + 3):                                    # 3 warm-up steps (compilation happens there)
-        t = time.perf_counter()
+    def step():
         with autocast(precision): loss = forward(input_ids=x, labels=x).loss
         loss.backward(); torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step(); opt.zero_grad(set_to_none=True)
-        if i >= 3: times.append(time.perf_counter() - t)
+    for _ in range(3): step()                                     # warm-up (compilation happens here)
+    return step
+
+def tokens_per_s(step, steps: int) -> float:
+    times = []
+    for _ in range(steps):
+        t = time.perf_counter(); step(); times.append(time.perf_counter() - t)
     return B * T / statistics.median(times)
+
+MATMULS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"}
+
+def matmul_seconds(step, steps: int = 3) -> float:
+    "Seconds per step spent in matrix products, from the profiler."
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        for _ in range(steps): step()
+    return sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in MATMULS) / 1e6 / steps
 
 def data_wait_share() -> float:
     "Share of step time waiting for data in a real (short) pretraining run of the small preset."
@@ -59,23 +73,31 @@ def main():
     gpt2 = lambda: GPT2LMHeadModel(GPT2Config(vocab_size=V, n_positions=T, n_embd=256, n_layer=6, n_head=4,
                                               resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
     print(f"threads: {torch.get_num_threads()}")
-    ceiling = {"fp32": matmul_ceiling(torch.float32), "bf16": matmul_ceiling(torch.bfloat16)}
-    print("matmul ceiling: " + ", ".join(f"{k} {v / 1e9:,.0f} GFLOP/s" for k, v in ceiling.items()))
-    cfg = preset_config("small", vocab_size=V)
-    flops = flops_per_token(cfg, count_params(ours()))
-    results = {}
+    ceilings = {"fp32": [matmul_ceiling(torch.float32)], "bf16": [matmul_ceiling(torch.bfloat16)]}
+    flops = flops_per_token(preset_config("small", vocab_size=V), count_params(ours()))
+    results, steps = {}, {}
     for name, make in (("shoptasks", ours), ("hf-gpt2", gpt2)):
         for precision in ("fp32", "bf16"):
             for compiled in (False, True):
-                tps = tokens_per_s(make, precision, compiled, args.steps)
-                results[(name, precision, compiled)] = tps
-                print(f"{name:<10} {precision} {'compiled' if compiled else 'eager   '} {tps:>8,.0f} tokens/s  "
-                      f"MFU {tps * flops / ceiling[precision]:.1%} of the {precision} matmul ceiling", flush=True)
+                step = trainer_for(make, precision, compiled)
+                results[(name, precision, compiled)] = tps = tokens_per_s(step, args.steps)
+                if name == "shoptasks": steps[(precision, compiled)] = step
+                print(f"{name:<10} {precision} {'compiled' if compiled else 'eager   '} {tps:>8,.0f} tokens/s", flush=True)
+    for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)): ceilings[precision].append(matmul_ceiling(dtype))
+    ceiling = {k: max(v) for k, v in ceilings.items()}          # the machine's speed drifts: take the better reading
+    print("\nmatmul ceiling (2048^3, at the start and the end): " +
+          ", ".join(f"{k} {v[0] / 1e9:,.0f} and {v[1] / 1e9:,.0f} GFLOP/s" for k, v in ceilings.items()))
+    for (name, precision, compiled), tps in results.items():
+        print(f"{name:<10} {precision} {'compiled' if compiled else 'eager   '} MFU {tps * flops / ceiling[precision]:.1%}")
     best = {n: max((v, k) for k, v in results.items() if k[0] == n) for n in ("shoptasks", "hf-gpt2")}
     (ov, ok), (hv, hk) = best["shoptasks"], best["hf-gpt2"]
     print(f"\nfastest: shoptasks {ov:,.0f} tokens/s ({ok[1]}, {'compiled' if ok[2] else 'eager'}), "
           f"hf-gpt2 {hv:,.0f} tokens/s ({hk[1]}, {'compiled' if hk[2] else 'eager'}): ratio {ov / hv:.2f}")
-    print(f"shoptasks MFU: {ov * flops / ceiling['bf16']:.1%} of the bf16 matmul ceiling")
+    print(f"shoptasks MFU: {ov * flops / ceiling[ok[1]]:.1%} of the {ok[1]} matmul ceiling")
+    matmul_s = matmul_seconds(steps[ok[1:]])
+    bound = B * T / matmul_s
+    print(f"its matrix products alone take {matmul_s:.3f} s a step: were all else free, it would run at "
+          f"{bound:,.0f} tokens/s, a ratio of {bound / hv:.2f} and an MFU of {bound * flops / ceiling[ok[1]]:.1%}")
     print(f"share of step time waiting for data: {data_wait_share():.2%}")
 
 if __name__ == "__main__": main()

@@ -8,7 +8,7 @@ __all__ = ['FINETUNE_CONFIG', 'TASK_INFO', 'attention_for', 'load_backbone', 'po
            'split_report', 'finetune', 'format_report', 'load_finetuned', 'evaluate', 'predict']
 
 # %% ../nbs/07_finetune.ipynb #f64e2ba5
-import json, math, os, re, shutil, tempfile, time
+import json, re, time
 from dataclasses import dataclass, field, asdict
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +23,7 @@ from .plugins import hookimpl
 from .tasks import Task, load_task
 from .metrics import segment_scores
 from .trainer import (TrainConfig, Trainer, autocast, param_groups, pick_precision, default_device,
-                               init_distributed, on_rank0, read_checkpoint)
+                               init_distributed, on_rank0, read_checkpoint, check_out_dir, staged_dir)
 
 # %% ../nbs/07_finetune.ipynb #fab5a96b
 def attention_for(device: str) -> str | None:
@@ -152,25 +152,12 @@ class FinetuneConfig(TrainConfig):
 # %% ../nbs/07_finetune.ipynb #21afb9e1
 FINETUNE_CONFIG, TASK_INFO = "finetune_config.json", "task.json"
 
-def _check_out(out: Path, cfg: FinetuneConfig, resume: bool):
-    if resume:
-        check((out/FINETUNE_CONFIG).exists(), f"{out}: there is no fine-tuning run to resume")
-        old = json.loads((out/FINETUNE_CONFIG).read_text())
-        diff = [k for k, v in json.loads(json.dumps(asdict(cfg))).items() if k not in ("max_steps", "minutes", "epochs") and old.get(k) != v]
-        if diff: raise ShoptasksError(f"{out} holds a different run ({diff[0]}: {old.get(diff[0])!r} there); choose a new --out")
-    else: check(not out.exists() or not any(out.iterdir()), f"{out} is not empty; choose a new --out (or --resume)")
-
 def _prepare(out: Path, cfg: FinetuneConfig, tok, info: dict):
-    "Write the tokenizer, task.json and the config into a staging folder, then move it to `out`."
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
-    try:
+    "Make the run directory `out` with the tokenizer, task.json and the config."
+    with staged_dir(out) as staging:
         tok.save_pretrained(staging)
         write_atomic(staging/TASK_INFO, json.dumps(info, indent=1))
         write_atomic(staging/FINETUNE_CONFIG, json.dumps(asdict(cfg), indent=1))
-        if out.exists(): out.rmdir()
-        os.replace(staging, out)
-    finally: shutil.rmtree(staging, ignore_errors=True)
 
 # %% ../nbs/07_finetune.ipynb #a9c735ab
 @torch.no_grad()
@@ -215,7 +202,7 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
     task = load_task(cfg.task)
     out, device = Path(cfg.out), default_device()
     rank, world = init_distributed(device)
-    _check_out(out, cfg, resume)
+    check_out_dir(out, cfg, FINETUNE_CONFIG, resume)
     train, val, test = (task.load(cfg.data, s, cfg.columns) for s in ("train", "val", "test"))
     check(len(train) >= cfg.batch_size and len(val), f"{train.source}: {len(train)} training and {len(val)} validation rows "
           f"are too few for batches of {cfg.batch_size}")
@@ -226,8 +213,7 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
     backbone, tok = load_backbone(cfg.backbone, device)
     task.max_length = min(cfg.max_length or task.max_length, getattr(backbone.config, "max_position_embeddings", 10**9))
     model = TaskModel(backbone, task, pooling_for(backbone.config))
-    info = dict(task=task.name, labels=task.labels, pooling=model.pooling, max_length=task.max_length,
-                backbone=str(cfg.backbone), columns=train.columns)
+    info = dict(task=task.name, pooling=model.pooling, backbone=str(cfg.backbone), columns=train.columns, **task.state())
     if not resume: on_rank0(_prepare, out, cfg, tok, info)
 
     feats = [task.encode(r, tok) for r in tqdm(train.rows, desc="encoding", leave=False, disable=quiet or rank)]
@@ -256,7 +242,7 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
     if trainer.best and trainer.best["step"] != trainer.step: read_checkpoint(out/trainer.best["name"], model)
     val_out, test_out = (model_logits(model, tok, task, x.rows, precision=trainer.precision, quiet=quiet) for x in (val, test))
     task.calibrate(val_out[0], val.rows, train.rows)
-    info["bias"] = task.bias
+    info.update(task.state())
     t = time.perf_counter()
     baseline = task.baseline().fit(train.rows, val.rows)
     baseline_s = time.perf_counter() - t
@@ -294,7 +280,7 @@ def load_finetuned(run, task_name: str | None = None):
     info = json.loads((run/TASK_INFO).read_text())
     check(task_name in (None, info["task"]), f"{run} was fine-tuned for {info['task']!r}, not {task_name!r}")
     task = load_task(info["task"])
-    task.labels, task.max_length, task.bias = info["labels"], info["max_length"], info.get("bias")
+    task.load_state(info)
     backbone = AutoModel.from_config(AutoConfig.from_pretrained(run), attn_implementation=attention_for(default_device()))
     model = TaskModel(_without_pooler(backbone), task, info["pooling"])
     model.load_state_dict(load_file(run/"model.safetensors"))

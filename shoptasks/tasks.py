@@ -89,6 +89,9 @@ class Task:
     def loss(self, logits, labels): raise NotImplementedError
     def predict(self, logits) -> tuple[list, list]: raise NotImplementedError
     def calibrate(self, logits, rows, train_rows): pass
+    def state(self) -> dict: return {}
+    def load_state(self, state: dict):
+        for k in self.state(): setattr(self, k, state[k])
     def metrics(self) -> dict: raise NotImplementedError
     def score(self, predicted, references, names=None) -> dict: raise NotImplementedError
     def baseline(self): raise NotImplementedError
@@ -159,6 +162,8 @@ class ClassificationTask(Task):
             self.bias = (-tau * log_prior).tolist()
             return self.score(self.predict(logits)[0], refs, [self.headline])[self.headline]
         self.bias = (-max(taus, key=score) * log_prior).tolist()
+
+    def state(self) -> dict: return dict(labels=self.labels, max_length=self.max_length, bias=self.bias)
 
     def metrics(self) -> dict:
         "The `evaluate` modules by name, loaded once per task."

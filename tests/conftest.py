@@ -1,4 +1,4 @@
-import os, subprocess, sys
+import contextlib, io, os, subprocess, sys
 from pathlib import Path
 import pytest
 
@@ -18,6 +18,17 @@ def shoptasks(*args, cwd=None) -> subprocess.CompletedProcess:
     "Run the `shoptasks` command as a user would."
     exe = Path(sys.executable).parent/"shoptasks"
     return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+def cli(*args, cwd=None) -> subprocess.CompletedProcess:
+    "Run the command's `main` in this process (as the `shoptasks` script does, without its seconds of imports)."
+    from shoptasks.cli import main
+    out, err, code, here = io.StringIO(), io.StringIO(), 0, os.getcwd()
+    try:
+        if cwd: os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err): main([str(a) for a in args])
+    except SystemExit as e: code = e.code if isinstance(e.code, int) else 1
+    finally: os.chdir(here)
+    return subprocess.CompletedProcess(["shoptasks", *map(str, args)], code, out.getvalue(), err.getvalue())
 
 @pytest.fixture(scope="session")
 def shop_dir(tmp_path_factory) -> Path:

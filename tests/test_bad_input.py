@@ -1,10 +1,10 @@
-"Bad input: one line on stderr naming what and where, exit status 2, nothing half-written."
+"Bad input: one line on stderr naming what and where, exit status 2, nothing half-written (in-process: the same `main` as the command)."
 import gzip
 import pytest
-from conftest import shoptasks
+from conftest import cli
 
 def pretrain(data, out, *extra):
-    return shoptasks("pretrain", "--data", data, "--out", out, "--preset", "tiny", "--max-steps", "2", "--no-compile", *extra)
+    return cli("pretrain", "--data", data, "--out", out, "--preset", "tiny", "--max-steps", "2", "--no-compile", *extra)
 
 def assert_one_line_error(r, *fragments):
     assert r.returncode == 2, (r.returncode, r.stderr)
@@ -46,7 +46,7 @@ def test_out_dir_with_a_different_run(shop_dir, tmp_path):
 
 def test_out_dir_that_is_not_a_run(shop_dir, tmp_path):
     (tmp_path/"photos").mkdir(); (tmp_path/"photos"/"cat.jpg").write_bytes(b"\xff\xd8")
-    assert_one_line_error(pretrain(shop_dir/"corpus.txt", tmp_path/"photos"), "holds no shoptasks run")
+    assert_one_line_error(pretrain(shop_dir/"corpus.txt", tmp_path/"photos"), "holds no run of this kind (pretrain_config.json is missing)")
     assert [p.name for p in (tmp_path/"photos").iterdir()] == ["cat.jpg"]
 
 @pytest.mark.parametrize("args,fragment", [
@@ -57,5 +57,5 @@ def test_out_dir_that_is_not_a_run(shop_dir, tmp_path):
     (["pretrain", "--data", "c.parquet", "--out", "r", "--max-steps", "1"], "unknown corpus format"),
 ])
 def test_bad_paths(args, fragment, tmp_path):
-    assert_one_line_error(shoptasks(*args, cwd=tmp_path), fragment)
+    assert_one_line_error(cli(*args, cwd=tmp_path), fragment)
     assert list(tmp_path.iterdir()) == []

@@ -2,15 +2,19 @@
 import json
 import pytest, torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
-from conftest import shoptasks
+from conftest import cli, shoptasks
 from shoptasks.model import generate_ids
 
 COMMANDS = [[], ["demo"], ["tokenizer"], ["tokenizer", "train"], ["tokenizer", "encode"], ["pretrain"], ["generate"]]
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "shoptasks")
 def test_help(cmd):
-    r = shoptasks(*cmd, "--help")
+    r = cli(*cmd, "--help")
     assert r.returncode == 0 and "usage: shoptasks" in r.stdout
+
+def test_the_installed_script():
+    r = shoptasks("--help")
+    assert r.returncode == 0 and "usage: shoptasks" in r.stdout and "finetune" in r.stdout
 
 @pytest.fixture(scope="module")
 def tiny_run(shop_dir, tmp_path_factory):
@@ -36,24 +40,24 @@ def test_run_dir_is_a_hugging_face_model(tiny_run):
     ids = tok("<|title|>Aster navy", return_tensors="pt")["input_ids"]
     hf = model.generate(ids, max_new_tokens=15, do_sample=False)
     assert torch.equal(generate_ids(model, ids, 15, eos_token_id=tok.eos_token_id), hf)   # both stop at <|eos|>
-    r = shoptasks("generate", "--model", out, "--prompt", "<|title|>Aster", "-n", "2", "--max-new-tokens", "8")
+    r = cli("generate", "--model", out, "--prompt", "<|title|>Aster", "-n", "2", "--max-new-tokens", "8")
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 2 and all(l.startswith("<|title|>Aster") for l in r.stdout.splitlines())
 
 def test_same_seed_same_numbers(tiny_run, shop_dir, tmp_path):
     out, _ = tiny_run
-    r = shoptasks("pretrain", "--data", shop_dir/"corpus.txt", "--out", tmp_path/"again", "--preset", "tiny", "--vocab-size", "512",
+    r = cli("pretrain", "--data", shop_dir/"corpus.txt", "--out", tmp_path/"again", "--preset", "tiny", "--vocab-size", "512",
                   "--max-steps", "60", "--eval-every", "30", "--no-compile", "--lr", "3e-3")
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path/"again"/"metrics.json").read_text())["val_ppl"] == json.loads((out/"metrics.json").read_text())["val_ppl"]
 
 def test_tokenizer_train_and_encode(shop_dir, tmp_path):
-    r = shoptasks("tokenizer", "train", "--data", shop_dir/"reviews.csv", "--column", "text", "--vocab-size", "600", "--out", tmp_path/"tok")
+    r = cli("tokenizer", "train", "--data", shop_dir/"reviews.csv", "--column", "text", "--vocab-size", "600", "--out", tmp_path/"tok")
     assert r.returncode == 0, r.stderr
     tok = AutoTokenizer.from_pretrained(tmp_path/"tok")
     assert len(tok) == 600
     text = "<|review|>非常喜欢 😍 perfect fit"
     assert tok.decode(tok(text)["input_ids"]) == text
-    r = shoptasks("tokenizer", "encode", "--tokenizer", tmp_path/"tok", "<|review|>perfect fit")
+    r = cli("tokenizer", "encode", "--tokenizer", tmp_path/"tok", "<|review|>perfect fit")
     assert r.returncode == 0 and r.stdout.startswith(f"<|review|>:{tok.convert_tokens_to_ids('<|review|>')} ")
 
 def test_demo_runs_end_to_end(tmp_path):

@@ -1,7 +1,8 @@
 "Data-parallel training with a real torchrun on the CPU (gloo): 2 processes follow the 1-process loss curve."
 import json, subprocess, sys
 from pathlib import Path
-from conftest import shoptasks
+import pytest
+from conftest import cli
 
 def args(shop_dir, out):
     return ["pretrain", "--data", shop_dir/"corpus.txt", "--out", out, "--preset", "tiny", "--vocab-size", "400",
@@ -10,23 +11,29 @@ def args(shop_dir, out):
 
 def losses(out): return [json.loads(l)["loss"] for l in (out/"metrics.jsonl").read_text().splitlines() if "loss" in json.loads(l)]
 
-def test_two_processes_match_one(shop_dir, tmp_path):
-    one = shoptasks(*args(shop_dir, tmp_path/"one"))
-    assert one.returncode == 0, one.stderr
+@pytest.fixture(scope="module")
+def one_process(shop_dir, tmp_path_factory):
+    "The losses of a 1-process run with the whole batch in one step."
+    out = tmp_path_factory.mktemp("one")/"run"
+    r = cli(*args(shop_dir, out))
+    assert r.returncode == 0, r.stderr
+    return losses(out)
+
+def test_two_processes_match_one(one_process, shop_dir, tmp_path):
     torchrun = Path(sys.executable).parent/"torchrun"
     two = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "shoptasks",
                           *map(str, args(shop_dir, tmp_path/"two"))], capture_output=True, text=True, timeout=600)
     assert two.returncode == 0, two.stderr[-3000:]
-    a, b = losses(tmp_path/"one"), losses(tmp_path/"two")
+    a, b = one_process, losses(tmp_path/"two")
     assert len(a) == len(b) == 20
     assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4, list(zip(a, b))
     m = json.loads((tmp_path/"two"/"metrics.json").read_text())
     assert m["processes"] == 2 and m["tokens"] == 20 * 16 * 64
     assert "2 processes" in two.stderr                                   # rank 0's progress bar, once
 
-def test_gradient_accumulation_follows_the_full_batch(shop_dir, tmp_path):
-    full = shoptasks(*args(shop_dir, tmp_path/"full"))
-    acc = shoptasks(*args(shop_dir, tmp_path/"acc"), "--micro-batch-size", "4")
-    assert full.returncode == 0 and acc.returncode == 0, full.stderr + acc.stderr
-    a, b = losses(tmp_path/"full"), losses(tmp_path/"acc")
+def test_gradient_accumulation_follows_the_full_batch(one_process, shop_dir, tmp_path):
+    acc = cli(*args(shop_dir, tmp_path/"acc"), "--micro-batch-size", "4")
+    assert acc.returncode == 0, acc.stderr
+    a, b = one_process, losses(tmp_path/"acc")
+    assert len(a) == len(b) == 20
     assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4

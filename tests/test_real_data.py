@@ -2,7 +2,7 @@
 import json
 from collections import Counter
 from transformers import AutoTokenizer
-from conftest import shoptasks
+from conftest import cli
 from shoptasks.data import read_texts, split_of
 
 def reviews(shared_data): return shared_data/"womens_clothing_reviews"/"reviews.csv.gz"
@@ -15,7 +15,7 @@ def test_reader_and_split(shared_data):
     assert sizes == {"train": 13584, "val": 4528, "test": 4529}
 
 def test_short_pretraining_on_real_reviews(shared_data, tmp_path):
-    r = shoptasks("pretrain", "--data", reviews(shared_data), "--column", "Review Text", "--out", tmp_path/"run",
+    r = cli("pretrain", "--data", reviews(shared_data), "--column", "Review Text", "--out", tmp_path/"run",
                   "--preset", "tiny", "--vocab-size", "2048", "--max-steps", "40", "--eval-every", "20", "--no-compile")
     assert r.returncode == 0, r.stderr
     meta = json.loads((tmp_path/"run"/"data"/"meta.json").read_text())["splits"]

