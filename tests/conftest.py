@@ -35,3 +35,12 @@ def shop_dir(tmp_path_factory) -> Path:
     "The generated sample shop, written once for the session."
     from shoptasks.sample import make_shop, write_shop
     return write_shop(make_shop(n_products=200, n_reviews=1500, n_customers=100), tmp_path_factory.mktemp("shop"))
+
+@pytest.fixture(scope="session")
+def backbone(shop_dir, tmp_path_factory) -> Path:
+    "A tiny causal model pretrained for a few steps on the sample shop's text."
+    out = tmp_path_factory.mktemp("backbone")/"run"
+    r = cli("pretrain", "--data", shop_dir/"corpus.txt", "--out", out, "--preset", "tiny", "--vocab-size", "512",
+            "--max-steps", "30", "--eval-every", "30", "--no-compile")
+    assert r.returncode == 0, r.stderr
+    return out

@@ -1,5 +1,5 @@
-"Data-parallel training with a real torchrun on the CPU (gloo): 2 processes follow the 1-process loss curve."
-import json, subprocess, sys
+"Data-parallel training with a real torchrun on the CPU (gloo): 2 processes follow the 1-process loss curve, pretraining and fine-tuning."
+import json, os, subprocess, sys
 from pathlib import Path
 import pytest
 from conftest import cli
@@ -37,3 +37,35 @@ def test_gradient_accumulation_follows_the_full_batch(one_process, shop_dir, tmp
     a, b = one_process, losses(tmp_path/"acc")
     assert len(a) == len(b) == 20
     assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4
+
+EXACT_TASK = '''from shoptasks.plugins import hookimpl
+from shoptasks_reviews import ReviewSentiment
+
+class Exact(ReviewSentiment):
+    "Review sentiment without dropout in the head, so that runs on 1 and 2 processes draw no random masks."
+    name, dropout = "review-sentiment-exact", 0.0
+
+@hookimpl
+def register_tasks(register): register(Exact)
+'''
+
+def test_a_fine_tune_on_two_processes_matches_one(backbone, tmp_path):
+    site = tmp_path/"site"; site.mkdir()
+    (site/"exact_task.py").write_text(EXACT_TASK)
+    info = site/"exact_task-0.1.dist-info"; info.mkdir()
+    (info/"METADATA").write_text("Metadata-Version: 2.1\nName: exact-task\nVersion: 0.1\n")
+    (info/"entry_points.txt").write_text("[shoptasks]\nexact = exact_task\n")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    cmd = lambda out: [*map(str, ["finetune", "review-sentiment-exact", "--backbone", backbone, "--out", out, "--max-steps", "12",
+                                  "--batch-size", "16", "--eval-every", "12", "--precision", "fp32", "--log-every", "1", "--lr", "1e-3"])]
+    bin_dir = Path(sys.executable).parent
+    one = subprocess.run([str(bin_dir/"shoptasks"), *cmd(tmp_path/"one")], capture_output=True, text=True, env=env)
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = subprocess.run([str(bin_dir/"torchrun"), "--standalone", "--nproc_per_node=2", "-m", "shoptasks", *cmd(tmp_path/"two")],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert two.returncode == 0, two.stderr[-3000:]
+    a, b = losses(tmp_path/"one"), losses(tmp_path/"two")
+    assert len(a) == len(b) == 12
+    assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4, list(zip(a, b))
+    m = json.loads((tmp_path/"two"/"metrics.json").read_text())
+    assert m["processes"] == 2 and m["steps"] == 12 and m["test"]["rows"] == json.loads((tmp_path/"one"/"metrics.json").read_text())["test"]["rows"]

@@ -23,28 +23,42 @@ def reference(shop_dir, tmp_path_factory):
     assert r.returncode == 0, r.stderr
     return out
 
-def test_sigkill_then_resume_is_bit_identical(reference, shop_dir, tmp_path):
-    kill_at = random.randint(10, STEPS - 20)
+def kill_and_resume(cmd, out: Path, steps: int) -> int:
+    "Start `cmd` as the `shoptasks` script, SIGKILL it after a random checkpoint, resume it; the step it was killed after."
+    kill_at = random.randint(10, steps - 20)
     exe = Path(sys.executable).parent/"shoptasks"
-    proc = subprocess.Popen([str(exe), *map(str, args(shop_dir, tmp_path/"run"))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([str(exe), *map(str, cmd)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while not any(s >= kill_at for s in ckpt_steps(tmp_path/"run")) and proc.poll() is None and time.time() < deadline:
+    while not any(s >= kill_at for s in ckpt_steps(out)) and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL); proc.wait()
-    killed_at = ckpt_steps(tmp_path/"run")
-    assert killed_at and killed_at[-1] < STEPS and not (tmp_path/"run"/"metrics.json").exists(), f"not killed mid-run (kill_at={kill_at})"
-
-    resumed = shoptasks(*args(shop_dir, tmp_path/"run"), "--resume")
+    killed_at = ckpt_steps(out)
+    assert killed_at and killed_at[-1] < steps and not (out/"metrics.json").exists(), f"not killed mid-run (kill_at={kill_at})"
+    resumed = shoptasks(*cmd, "--resume")
     assert resumed.returncode == 0, resumed.stderr
-    a = load_file(reference/f"ckpt-{STEPS:07d}"/"model.safetensors")
-    b = load_file(tmp_path/"run"/f"ckpt-{STEPS:07d}"/"model.safetensors")
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), f"weights differ after kill at {killed_at[-1]}"
-    steps = [json.loads(l)["step"] for l in (tmp_path/"run"/"metrics.jsonl").read_text().splitlines() if "loss" in json.loads(l)]
-    assert steps == list(range(1, STEPS + 1)), "every step once: nothing replayed, nothing skipped"
-    ref_log = [json.loads(l) for l in (reference/"metrics.jsonl").read_text().splitlines()]
-    run_log = [json.loads(l) for l in (tmp_path/"run"/"metrics.jsonl").read_text().splitlines()]
+    return killed_at[-1]
+
+def assert_same_run(ref: Path, run: Path, steps: int, killed_at: int):
+    a, b = (load_file(d/f"ckpt-{steps:07d}"/"model.safetensors") for d in (ref, run))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), f"weights differ after kill at {killed_at}"
+    ref_log, run_log = ([json.loads(l) for l in (d/"metrics.jsonl").read_text().splitlines()] for d in (ref, run))
+    assert [r["step"] for r in run_log if "loss" in r] == list(range(1, steps + 1)), "every step once: nothing replayed, nothing skipped"
     assert [r["loss"] for r in ref_log if "loss" in r] == [r["loss"] for r in run_log if "loss" in r]
-    assert not list((tmp_path/"run").glob(".ckpt-*")), "temporaries of the killed write are cleaned up"
+    assert not list(run.glob(".ckpt-*")), "temporaries of the killed write are cleaned up"
+
+def test_sigkill_then_resume_is_bit_identical(reference, shop_dir, tmp_path):
+    killed_at = kill_and_resume(args(shop_dir, tmp_path/"run"), tmp_path/"run", STEPS)
+    assert_same_run(reference, tmp_path/"run", STEPS, killed_at)
+
+def test_a_fine_tune_resumes_exactly_too(backbone, tmp_path):
+    steps = 40
+    cmd = lambda out: ["finetune", "review-sentiment", "--backbone", backbone, "--out", out, "--max-steps", steps, "--batch-size", "8",
+                       "--eval-every", "20", "--checkpoint-every", "2", "--keep-last", "2", "--precision", "fp32", "--log-every", "1"]
+    ref = shoptasks(*cmd(tmp_path/"ref"))
+    assert ref.returncode == 0, ref.stderr
+    killed_at = kill_and_resume(cmd(tmp_path/"run"), tmp_path/"run", steps)
+    assert_same_run(tmp_path/"ref", tmp_path/"run", steps, killed_at)
+    assert json.loads((tmp_path/"run"/"metrics.json").read_text())["test"] == json.loads((tmp_path/"ref"/"metrics.json").read_text())["test"]
 
 def test_checkpoints_load_without_pickle(reference):
     state = torch.load(reference/f"ckpt-{STEPS:07d}"/"trainer_state.pt", weights_only=True)

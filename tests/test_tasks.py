@@ -7,15 +7,6 @@ from shoptasks.cli import main
 
 TASKS = {"review-sentiment": "reviews", "review-rating": "reviews", "product-category": "catalog"}
 
-@pytest.fixture(scope="session")
-def backbone(shop_dir, tmp_path_factory):
-    "A tiny causal model pretrained for a few steps on the sample shop's text."
-    out = tmp_path_factory.mktemp("backbone")/"run"
-    r = cli("pretrain", "--data", shop_dir/"corpus.txt", "--out", out, "--preset", "tiny", "--vocab-size", "512",
-                  "--max-steps", "30", "--eval-every", "30", "--no-compile")
-    assert r.returncode == 0, r.stderr
-    return out
-
 def review_slice(shared_data, path, rows=600):
     "The first `rows` rows of the real reviews file, as a CSV of its own."
     with gzip.open(shared_data/"womens_clothing_reviews"/"reviews.csv.gz", "rt", newline="") as f:
