@@ -259,16 +259,17 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
 def format_report(r: dict, task_name: str) -> str:
     "A split's report as a table: model and baseline, accuracy and macro-F1, then the gaps between segments."
     skipped = f", {r['skipped_empty']:,} rows of the file with an empty text skipped" if r["skipped_empty"] else ""
+    rows = (("model", "model"), ("baseline", f"baseline: {r['baseline_name']} (C={r['baseline_params']['C']:g})"))
+    width = max(len(name) for _, name in rows) + 2
     lines = [f"{task_name}: {r['split'] or 'all'} split of {r['source']}, {r['rows']:,} rows{skipped}",
-             f"{'':<40}{'accuracy':>10}{'macro-F1':>10}"]
-    for who, name in (("model", "model"), ("baseline", f"baseline: {r['baseline_name']} (C={r['baseline_params']['C']:g})")):
-        lines.append(f"{name:<40}{r[who]['accuracy']:>10.3f}{r[who]['macro_f1']:>10.3f}")
+             f"{'':<{width}}{'accuracy':>10}{'macro-F1':>10}"]
+    for who, name in rows: lines.append(f"{name:<{width}}{r[who]['accuracy']:>10.3f}{r[who]['macro_f1']:>10.3f}")
+    gap = lambda g: f"{g['gap']:.3f} ({g['worst']} vs {g['best']})" if g["gap"] else "none"
     for role, seg in r["segments"]["model"].items():
         b = r["segments"]["baseline"].get(role)
         groups = ", ".join(f"{g} {v['score']:.3f} (n={v['n']})" for g, v in seg["groups"].items())
         lines.append(f"macro-F1 by {role}: {groups}")
-        lines.append(f"  largest gap: model {seg['gap']:.3f} ({seg['worst']} vs {seg['best']})"
-                     + (f", baseline {b['gap']:.3f} ({b['worst']} vs {b['best']})" if b else ""))
+        lines.append(f"  largest gap: model {gap(seg)}" + (f", baseline {gap(b)}" if b else ""))
     return "\n".join(lines)
 
 # %% ../nbs/07_finetune.ipynb #6bb90f36
