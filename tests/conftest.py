@@ -14,10 +14,10 @@ def shared_data() -> Path:
         pytest.skip(msg)
     return SHARED_DATA
 
-def shoptasks(*args, cwd=None) -> subprocess.CompletedProcess:
+def shoptasks(*args, cwd=None, env=None) -> subprocess.CompletedProcess:
     "Run the `shoptasks` command as a user would."
     exe = Path(sys.executable).parent/"shoptasks"
-    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env)
 
 def cli(*args, cwd=None) -> subprocess.CompletedProcess:
     "Run the command's `main` in this process (as the `shoptasks` script does, without its seconds of imports)."
@@ -29,6 +29,22 @@ def cli(*args, cwd=None) -> subprocess.CompletedProcess:
     except SystemExit as e: code = e.code if isinstance(e.code, int) else 1
     finally: os.chdir(here)
     return subprocess.CompletedProcess(["shoptasks", *map(str, args)], code, out.getvalue(), err.getvalue())
+
+def one_line_error(r: subprocess.CompletedProcess) -> str:
+    "The error of a command that failed as bad input should: exit status 2, one line on stderr naming the problem."
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("shoptasks: "), r.stderr
+    return lines[0]
+
+def install_plugin(site: Path, module: str, source: str, entry_points: str) -> dict:
+    "Write plugin module `module` and a .dist-info declaring `entry_points` into `site`; the environment that finds it."
+    site.mkdir(exist_ok=True)
+    (site/f"{module}.py").write_text(source)
+    info = site/f"{module}-0.1.dist-info"; info.mkdir()
+    (info/"METADATA").write_text(f"Metadata-Version: 2.1\nName: {module.replace('_', '-')}\nVersion: 0.1\n")
+    (info/"entry_points.txt").write_text(f"[shoptasks]\n{entry_points}\n")
+    return {**os.environ, "PYTHONPATH": str(site)}
 
 @pytest.fixture(scope="session")
 def shop_dir(tmp_path_factory) -> Path:

@@ -1,16 +1,14 @@
 "Bad input: one line on stderr naming what and where, exit status 2, nothing half-written (in-process: the same `main` as the command)."
 import gzip
 import pytest
-from conftest import cli
+from conftest import cli, one_line_error
 
 def pretrain(data, out, *extra):
     return cli("pretrain", "--data", data, "--out", out, "--preset", "tiny", "--max-steps", "2", "--no-compile", *extra)
 
 def assert_one_line_error(r, *fragments):
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("shoptasks: "), r.stderr
-    for f in fragments: assert f in lines[0], lines[0]
+    line = one_line_error(r)
+    for f in fragments: assert f in line, line
 
 def test_empty_corpus(tmp_path):
     (tmp_path/"empty.txt").write_text("\n \n")

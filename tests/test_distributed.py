@@ -1,8 +1,8 @@
 "Data-parallel training with a real torchrun on the CPU (gloo): 2 processes follow the 1-process loss curve, pretraining and fine-tuning."
-import json, os, subprocess, sys
+import json, subprocess, sys
 from pathlib import Path
 import pytest
-from conftest import cli
+from conftest import cli, install_plugin, shoptasks
 
 def args(shop_dir, out):
     return ["pretrain", "--data", shop_dir/"corpus.txt", "--out", out, "--preset", "tiny", "--vocab-size", "400",
@@ -50,18 +50,12 @@ def register_tasks(register): register(Exact)
 '''
 
 def test_a_fine_tune_on_two_processes_matches_one(backbone, tmp_path):
-    site = tmp_path/"site"; site.mkdir()
-    (site/"exact_task.py").write_text(EXACT_TASK)
-    info = site/"exact_task-0.1.dist-info"; info.mkdir()
-    (info/"METADATA").write_text("Metadata-Version: 2.1\nName: exact-task\nVersion: 0.1\n")
-    (info/"entry_points.txt").write_text("[shoptasks]\nexact = exact_task\n")
-    env = {**os.environ, "PYTHONPATH": str(site)}
+    env = install_plugin(tmp_path/"site", "exact_task", EXACT_TASK, "exact = exact_task")
     cmd = lambda out: [*map(str, ["finetune", "review-sentiment-exact", "--backbone", backbone, "--out", out, "--max-steps", "12",
                                   "--batch-size", "16", "--eval-every", "12", "--precision", "fp32", "--log-every", "1", "--lr", "1e-3"])]
-    bin_dir = Path(sys.executable).parent
-    one = subprocess.run([str(bin_dir/"shoptasks"), *cmd(tmp_path/"one")], capture_output=True, text=True, env=env)
+    one = shoptasks(*cmd(tmp_path/"one"), env=env)
     assert one.returncode == 0, one.stderr[-3000:]
-    two = subprocess.run([str(bin_dir/"torchrun"), "--standalone", "--nproc_per_node=2", "-m", "shoptasks", *cmd(tmp_path/"two")],
+    two = subprocess.run([str(Path(sys.executable).parent/"torchrun"), "--standalone", "--nproc_per_node=2", "-m", "shoptasks", *cmd(tmp_path/"two")],
                          capture_output=True, text=True, env=env, timeout=600)
     assert two.returncode == 0, two.stderr[-3000:]
     a, b = losses(tmp_path/"one"), losses(tmp_path/"two")

@@ -1,9 +1,7 @@
 """Task plugins end to end: `shoptasks tasks`, finetune, evaluate and predict on real data slices, with our
 tiny pretrained backbone and with the real pretrained MiniLM; broken plugins; bad input."""
-import csv, gzip, json, os
-import pytest
-from conftest import cli, shoptasks
-from shoptasks.cli import main
+import csv, gzip, json
+from conftest import cli, install_plugin, one_line_error, shoptasks
 
 TASKS = {"review-sentiment": "reviews", "review-rating": "reviews", "product-category": "catalog"}
 
@@ -27,14 +25,9 @@ def test_tasks_lists_the_three_tasks():
     assert "broken" not in r.stdout
 
 def test_a_broken_plugin_is_reported_and_the_others_work(tmp_path):
-    (tmp_path/"half_written.py").write_text("from shoptasks.plugins import hookimpl\n@hookimpl\ndef register_tasks(register): register(object)\n")
-    info = tmp_path/"half_written-0.1.dist-info"; info.mkdir()
-    (info/"METADATA").write_text("Metadata-Version: 2.1\nName: half-written\nVersion: 0.1\n")
-    (info/"entry_points.txt").write_text("[shoptasks]\nhalf = half_written\nmissing = not_installed_anywhere\n")
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    import subprocess, sys
-    from pathlib import Path
-    r = subprocess.run([str(Path(sys.executable).parent/"shoptasks"), "tasks"], capture_output=True, text=True, env=env)
+    env = install_plugin(tmp_path/"site", "half_written", "from shoptasks.plugins import hookimpl\n@hookimpl\ndef register_tasks(register): register(object)\n",
+                         "half = half_written\nmissing = not_installed_anywhere")
+    r = shoptasks("tasks", env=env)
     assert r.returncode == 0, r.stderr
     assert all(t in r.stdout for t in TASKS)
     assert "broken plugin 'half': <class 'object'> is not a subclass of shoptasks.tasks.Task" in r.stdout
@@ -88,42 +81,37 @@ def test_minilm_backbone(shared_data, tmp_path):
 
 # Bad input: one line naming what and where, exit 2, nothing written. (In-process: the same `main` as the command.)
 
-def fails(capsys, *argv):
-    with pytest.raises(SystemExit) as e: main([str(a) for a in argv])
-    assert e.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("shoptasks: "), err
-    return err[0]
+def fails(*argv) -> str: return one_line_error(cli(*argv))
 
-def test_unknown_task(capsys, backbone, tmp_path):
-    msg = fails(capsys, "finetune", "review-sentimnet", "--backbone", backbone, "--out", tmp_path/"run", "--max-steps", "1")
+def test_unknown_task(backbone, tmp_path):
+    msg = fails("finetune", "review-sentimnet", "--backbone", backbone, "--out", tmp_path/"run", "--max-steps", "1")
     assert "unknown task 'review-sentimnet' (known: product-category, review-rating, review-sentiment)" in msg
     assert not (tmp_path/"run").exists()
 
-def test_misnamed_and_missing_columns(capsys, backbone, tmp_path):
+def test_misnamed_and_missing_columns(backbone, tmp_path):
     (tmp_path/"mine.csv").write_text("body,stars\nlovely,5\nawful,1\n")
     common = ("--backbone", backbone, "--out", tmp_path/"run", "--max-steps", "1")
-    msg = fails(capsys, "finetune", "review-rating", "--data", tmp_path/"mine.csv", *common)
+    msg = fails("finetune", "review-rating", "--data", tmp_path/"mine.csv", *common)
     assert "mine.csv has no column for text (tried 'Review Text', 'text'; columns: body, stars). Pass --column text=NAME" in msg
-    msg = fails(capsys, "finetune", "review-rating", "--data", tmp_path/"mine.csv", "--column", "text=Body", *common)
+    msg = fails("finetune", "review-rating", "--data", tmp_path/"mine.csv", "--column", "text=Body", *common)
     assert "mine.csv has no column 'Body' for text (columns: body, stars)" in msg
     assert not (tmp_path/"run").exists()
 
-def test_label_outside_the_known_set(capsys, backbone, tmp_path):
+def test_label_outside_the_known_set(backbone, tmp_path):
     (tmp_path/"mine.jsonl").write_text('{"body": "lovely", "stars": 5}\n{"body": "meh", "stars": 3.5}\n')
-    msg = fails(capsys, "finetune", "review-rating", "--data", tmp_path/"mine.jsonl", "--column", "text=body", "--column", "label=stars",
+    msg = fails("finetune", "review-rating", "--data", tmp_path/"mine.jsonl", "--column", "text=body", "--column", "label=stars",
                 "--backbone", backbone, "--out", tmp_path/"run", "--max-steps", "1")
     assert "mine.jsonl: line 2: stars is 3.5: expected a whole number of stars from 1 to 5" in msg
     assert not (tmp_path/"run").exists()
 
-def test_backbone_that_is_not_a_model(capsys, tmp_path):
+def test_backbone_that_is_not_a_model(tmp_path):
     (tmp_path/"notamodel").mkdir(); (tmp_path/"notamodel"/"weights.txt").write_text("no")
-    msg = fails(capsys, "finetune", "review-sentiment", "--backbone", tmp_path/"notamodel", "--out", tmp_path/"run", "--max-steps", "1")
+    msg = fails("finetune", "review-sentiment", "--backbone", tmp_path/"notamodel", "--out", tmp_path/"run", "--max-steps", "1")
     assert "notamodel: not a model directory" in msg
     assert not (tmp_path/"run").exists()
 
-def test_evaluate_and_predict_need_a_fine_tuned_run(capsys, backbone, tmp_path):
-    assert "not a fine-tuned shoptasks run" in fails(capsys, "evaluate", "review-sentiment", "--model", backbone)
+def test_evaluate_and_predict_need_a_fine_tuned_run(backbone, tmp_path):
+    assert "not a fine-tuned shoptasks run" in fails("evaluate", "review-sentiment", "--model", backbone)
     (tmp_path/"in.csv").write_text("text\nnice\n")
-    msg = fails(capsys, "predict", "review-sentiment", "--model", backbone, "--input", tmp_path/"in.csv", "--output", tmp_path/"out.txt")
+    msg = fails("predict", "review-sentiment", "--model", backbone, "--input", tmp_path/"in.csv", "--output", tmp_path/"out.txt")
     assert "out.txt: the output must be a .csv or .jsonl file" in msg and not (tmp_path/"out.txt").exists()
