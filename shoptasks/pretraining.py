@@ -7,25 +7,26 @@ __all__ = ['RUN_CONFIG', 'PretrainConfig', 'BigramLM', 'eval_windows', 'masked_b
            'format_report', 'load_run', 'generate']
 
 # %% ../nbs/04b_pretraining.ipynb #e18d660f
-import json, math
+import json, math, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, torch
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer
-from .errors import check
-from .tokenizer import train_tokenizer
+from .errors import check, check_numbers
+from .tokenizer import train_tokenizer, check_vocab_size
+from .sample import sample_path
 from .data import (read_texts, split_of, pack_corpus, load_tokens, WindowSampler, window_batch, mask_tokens,
                             write_atomic)
-from .model import preset_config, build_model, count_params, load_pretrained
+from .model import PRESETS, preset_config, build_model, count_params, load_pretrained
 from .trainer import (TrainConfig, Trainer, autocast, predicted_tokens, init_distributed, on_rank0,
-                               default_device, read_checkpoint, check_out_dir, staged_dir)
+                               default_device, read_checkpoint, check_out_dir, staged_dir, removed_on_failure)
 
 # %% ../nbs/04b_pretraining.ipynb #f71ff6a1
 @dataclass(kw_only=True)
 class PretrainConfig(TrainConfig):
     "A pretraining run: data, tokenizer, model size and objective, and how to train."
-    data: str                        # corpus file: .txt, .csv or .jsonl, optionally .gz
+    data: str | None = None          # corpus file: .txt, .csv or .jsonl, optionally .gz; None: the sample shop's
     out: str                         # run directory
     column: str | None = None        # CSV column / JSONL field holding the text
     tokenizer: str | None = None     # a saved tokenizer to reuse; None trains one on the training split
@@ -37,6 +38,13 @@ class PretrainConfig(TrainConfig):
     def __post_init__(self):
         super().__post_init__()
         check(self.objective in ("causal", "masked"), f"objective must be 'causal' or 'masked', not {self.objective!r}")
+        check(self.preset in PRESETS, f"unknown preset {self.preset!r} (known: {', '.join(PRESETS)})")
+        check_numbers(self, "eval_windows")
+        if self.tokenizer is None: check_vocab_size(self.vocab_size)
+
+    def corpus(self) -> str:
+        "The corpus file: `data`, or the generated sample shop's text."
+        return self.data or str(sample_path("corpus.txt"))
 
 # ## The baseline: an add-k bigram model
 # A model is only as good as what it beats. The bigram model predicts each token from the one before,
@@ -117,16 +125,16 @@ RUN_CONFIG = "pretrain_config.json"
 
 def prepare_run(cfg: PretrainConfig) -> Path:
     "Validate the corpus, train or load the tokenizer and pack the tokens into the run directory `cfg.out`."
-    out = Path(cfg.out)
+    out, corpus = Path(cfg.out), cfg.corpus()
     check_out_dir(out, cfg, RUN_CONFIG)
     with staged_dir(out) as staging:
         if cfg.tokenizer: tok = load_pretrained(AutoTokenizer.from_pretrained, cfg.tokenizer, "tokenizer directory")
         else:
-            train_texts = (t for i, t in enumerate(read_texts(cfg.data, cfg.column)) if split_of(i) == "train")
+            train_texts = (t for i, t in enumerate(read_texts(corpus, cfg.column)) if split_of(i) == "train")
             tok = train_tokenizer(train_texts, cfg.vocab_size)
-        stats = pack_corpus(tqdm(read_texts(cfg.data, cfg.column), desc="packing", unit=" docs", leave=False), tok, staging/"data")
+        stats = pack_corpus(tqdm(read_texts(corpus, cfg.column), desc="packing", unit=" docs", leave=False), tok, staging/"data")
         check(stats["train"]["documents"] and stats["val"]["documents"],
-              f"{cfg.data}: {sum(s['documents'] for s in stats.values())} texts are too few for a training and a validation split")
+              f"{corpus}: {sum(s['documents'] for s in stats.values())} texts are too few for a training and a validation split")
         tok.save_pretrained(staging)
         write_atomic(staging/RUN_CONFIG, json.dumps(asdict(cfg), indent=1))
     return out
@@ -136,38 +144,41 @@ def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, model=None,
     """Pretrain a model as `cfg` (or keyword arguments for `PretrainConfig`) says; returns the final metrics.
     `model`, any initialised Hugging Face LM, replaces the one `cfg.preset` builds (to compare architectures).
     `resume` continues the run in `cfg.out` from its last checkpoint. Under torchrun, rank 0 returns the metrics."""
+    started = time.perf_counter()
     cfg = cfg or PretrainConfig(**kwargs)
     device = default_device()
     rank, world = init_distributed(device)
-    out = Path(cfg.out)
-    if resume: check_out_dir(out, cfg, RUN_CONFIG, resume=True)
-    else: on_rank0(prepare_run, cfg)
-    torch.manual_seed(cfg.seed)
-    tok = AutoTokenizer.from_pretrained(out)
-    causal = cfg.objective == "causal"
-    if model is None:
-        model = build_model(preset_config(cfg.preset, vocab_size=len(tok), causal=causal, pad_token_id=tok.pad_token_id,
-                                          bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id))
-    check(model.config.vocab_size >= len(tok), f"the model's vocabulary ({model.config.vocab_size}) is smaller than the tokenizer's ({len(tok)})")
-    context = model.config.max_position_embeddings
-    train, val, test = (load_tokens(out/"data", s) for s in ("train", "val", "test"))
-    sampler = WindowSampler(len(train), context, cfg.batch_size, cfg.seed)
-    per_rank = cfg.batch_size // world
+    out, per_rank = Path(cfg.out), cfg.batch_size // world
     micro = cfg.micro_batch_size or per_rank
     check(cfg.batch_size % world == 0 and per_rank % micro == 0,
           f"batch_size {cfg.batch_size} must split into {world} processes x micro-batches of {micro}")
+    if resume: check_out_dir(out, cfg, RUN_CONFIG, resume=True)
+    with removed_on_failure(out, resume):
+        if not resume: on_rank0(prepare_run, cfg)
+        torch.manual_seed(cfg.seed)
+        tok = AutoTokenizer.from_pretrained(out)
+        causal = cfg.objective == "causal"
+        if model is None:
+            model = build_model(preset_config(cfg.preset, vocab_size=len(tok), causal=causal, pad_token_id=tok.pad_token_id,
+                                              bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id))
+        check(model.config.vocab_size >= len(tok),
+              f"the model's vocabulary ({model.config.vocab_size}) is smaller than the tokenizer's ({len(tok)})")
+        context = model.config.max_position_embeddings
+        train, val, test = (load_tokens(out/"data", s) for s in ("train", "val", "test"))
+        sampler = WindowSampler(len(train), context, cfg.batch_size, cfg.seed)
 
-    def batches(step, rank, world):
-        x = window_batch(train, sampler.windows(step), context)
-        inputs, labels = (x, x) if causal else masked_batch(x, tok, torch.Generator().manual_seed(cfg.seed * 1_000_003 + step))
-        n = predicted_tokens(labels, causal)
-        inputs, labels = inputs[rank * per_rank:(rank + 1) * per_rank], labels[rank * per_rank:(rank + 1) * per_rank]
-        return [dict(input_ids=inputs[i:i + micro], labels=labels[i:i + micro], n_tokens=predicted_tokens(labels[i:i + micro], causal))
-                for i in range(0, per_rank, micro)], n
+        def batches(step, rank, world):
+            x = window_batch(train, sampler.windows(step), context)
+            inputs, labels = (x, x) if causal else masked_batch(x, tok, torch.Generator().manual_seed(cfg.seed * 1_000_003 + step))
+            n = predicted_tokens(labels, causal)
+            inputs, labels = inputs[rank * per_rank:(rank + 1) * per_rank], labels[rank * per_rank:(rank + 1) * per_rank]
+            return [dict(input_ids=inputs[i:i + micro], labels=labels[i:i + micro],
+                         n_tokens=predicted_tokens(labels[i:i + micro], causal)) for i in range(0, per_rank, micro)], n
 
-    trainer = Trainer(model, cfg, out, batches, device=device, quiet=quiet, steps_per_epoch=sampler.n_windows / cfg.batch_size,
-                      evaluate=lambda m: evaluate_lm(m, val, context, cfg.batch_size, cfg.objective, tok, trainer.precision, cfg.eval_windows))
-    trainer.fit(resume)
+        evaluate = lambda m: evaluate_lm(m, val, context, cfg.batch_size, cfg.objective, tok, trainer.precision, cfg.eval_windows)
+        trainer = Trainer(model, cfg, out, batches, evaluate, device=device, quiet=quiet,
+                          steps_per_epoch=sampler.n_windows / cfg.batch_size)
+        trainer.fit(resume)
     if rank != 0: return None
     if trainer.best and trainer.best["step"] != trainer.step: read_checkpoint(out/trainer.best["name"], model)
     bigram = BigramLM(len(tok)).fit(train)
@@ -180,7 +191,8 @@ def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, model=None,
                    epochs=sampler.epoch(trainer.step), params=count_params(model), precision=trainer.precision,
                    processes=world, model=type(model).__name__, stop_reason=trainer.stop_reason,
                    val_ppl=final["val"]["ppl"], val_bigram_ppl=final["val"]["bigram_ppl"],
-                   test_ppl=final["test"]["ppl"], test_bigram_ppl=final["test"]["bigram_ppl"], bigram_k=bigram.k)
+                   test_ppl=final["test"]["ppl"], test_bigram_ppl=final["test"]["bigram_ppl"], bigram_k=bigram.k,
+                   wall_time_s=time.perf_counter() - started)
     write_atomic(out/RUN_CONFIG, json.dumps({**asdict(cfg), "max_steps": trainer.max_steps}, indent=1))
     write_atomic(out/"metrics.json", json.dumps(metrics, indent=1))
     if not quiet: print(format_report(metrics))
@@ -193,7 +205,8 @@ def format_report(m: dict) -> str:
         f"{'':<22}{'val ppl':>10}{'test ppl':>10}",
         f"{'model':<22}{m['val_ppl']:>10.1f}{m['test_ppl']:>10.1f}",
         f"{'bigram (add-k=' + format(m['bigram_k'], 'g') + ')':<22}{m['val_bigram_ppl']:>10.1f}{m['test_bigram_ppl']:>10.1f}",
-        f"{m['steps']} steps, {m['tokens']:,} tokens ({m['epochs']:.2f} epochs) in {m['train_time_s']:.0f} s: "
+        f"{m['steps']} steps, {m['tokens']:,} tokens ({m['epochs']:.2f} epochs) in {m['train_time_s']:.0f} s of training "
+        f"({m['wall_time_s']:.0f} s in all, with set-up and the final evaluation): "
         f"{m['tokens_per_s']:,.0f} tokens/s, {m['precision']}, {m['data_wait']:.1%} of the time waiting for data"])
 
 # %% ../nbs/04b_pretraining.ipynb #acd3bb5f
@@ -205,7 +218,7 @@ def load_run(run):
 
 def generate(run, prompt: str, n: int = 3, max_new_tokens: int = 40, temperature: float = 0.8,
              top_k: int | None = 50, greedy: bool = False, seed: int = 0) -> list[str]:
-    "`n` continuations of `prompt` by the model in `run`."
+    "`n` texts: `prompt` and a continuation by the model in `run` (as Hugging Face's text-generation pipeline returns)."
     from shoptasks.model import generate_ids
     model, tok = load_run(run)
     ids = tok(prompt, return_tensors="pt")["input_ids"]
@@ -216,5 +229,5 @@ def generate(run, prompt: str, n: int = 3, max_new_tokens: int = 40, temperature
                          eos_token_id=tok.eos_token_id) for _ in range(1 if greedy else n)]
     def text(o):                                          # up to the end of the document, field tokens kept
         new = o[0, ids.size(1):].tolist()
-        return tok.decode(new[:new.index(tok.eos_token_id)] if tok.eos_token_id in new else new)
+        return prompt + tok.decode(new[:new.index(tok.eos_token_id)] if tok.eos_token_id in new else new)
     return [text(o) for o in outs]

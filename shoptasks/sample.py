@@ -6,12 +6,13 @@
 __all__ = ['CATEGORIES', 'COLOURS', 'MATERIALS', 'BRANDS', 'SIZES', 'SEGMENTS', 'EN_OPEN', 'EN_BODY', 'EN_CLOSE', 'ZH_OPEN',
            'ZH_BODY', 'ZH_CLOSE', 'EN_WORDS', 'ZH_WORDS', 'AGE_BANDS', 'QUESTIONS', 'describe', 'make_products',
            'make_reviews', 'add_helpful_votes', 'make_sessions', 'make_questions', 'make_copy', 'Shop', 'make_shop',
-           'shop_documents', 'write_shop']
+           'shop_documents', 'write_shop', 'sample_path']
 
 # %% ../nbs/00_sample.ipynb #9ca3ba7f
-import csv, json, random
+import csv, hashlib, json, os, random
 from dataclasses import dataclass
 from pathlib import Path
+from .errors import check
 from .data import write_atomic
 
 # %% ../nbs/00_sample.ipynb #fc8c96de
@@ -189,3 +190,14 @@ def write_shop(shop: Shop, out) -> Path:
     for name in ("sessions", "questions", "copy"): write_atomic(out/f"{name}.jsonl", _jsonl(getattr(shop, name)))
     write_atomic(out/"corpus.txt", "".join(d + "\n" for d in shop_documents(shop)))
     return out
+
+# %% ../nbs/00_sample.ipynb #6280771b
+def sample_path(filename: str, seed: int = 0) -> Path:
+    "The path of `filename` in the generated sample shop, writing the shop on first use."
+    import shoptasks.sample as sample
+    check(filename, "this task has no sample data: pass a source")
+    version = hashlib.sha1(Path(sample.__file__).read_bytes()).hexdigest()[:10]
+    root = Path(os.environ.get("SHOPTASKS_CACHE", Path.home()/".cache"/"shoptasks"))/f"sample-{version}-{seed}"
+    if not (root/filename).exists(): sample.write_shop(sample.make_shop(seed=seed), root)
+    check((root/filename).exists(), f"the sample shop has no file {filename!r}")
+    return root/filename

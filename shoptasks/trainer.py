@@ -6,8 +6,8 @@
 __all__ = ['CKPT_PREFIX', 'BUDGET_KEYS', 'TrainConfig', 'pick_precision', 'autocast', 'param_groups', 'configure_optimizer',
            'configure_scheduler', 'lr_factor', 'predicted_tokens', 'accumulate', 'NonFiniteLoss', 'fsync_dir',
            'write_checkpoint', 'checkpoints', 'read_checkpoint', 'prune_checkpoints', 'check_out_dir', 'staged_dir',
-           'dist_env', 'init_distributed', 'barrier', 'on_rank0', 'default_device', 'JsonlLog', 'TensorBoardLog',
-           'EarlyStopping', 'Trainer']
+           'removed_on_failure', 'dist_env', 'init_distributed', 'barrier', 'on_rank0', 'default_device', 'JsonlLog',
+           'TensorBoardLog', 'EarlyStopping', 'Trainer']
 
 # %% ../nbs/04_trainer.ipynb #33f5f8fb
 import json, math, os, shutil, tempfile, time
@@ -17,7 +17,7 @@ from pathlib import Path
 import torch, torch.distributed as dist
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
-from .errors import ShoptasksError, check
+from .errors import ShoptasksError, Interrupted, check, check_numbers
 from .plugins import hookimpl, plugin_manager
 
 # %% ../nbs/04_trainer.ipynb #4246902e
@@ -34,7 +34,7 @@ class TrainConfig:
     betas: tuple = (0.9, 0.95)
     grad_clip: float = 1.0
     max_steps: int | None = None
-    minutes: float | None = None
+    minutes: float | None = None         # the training loop only: set-up and the final report come on top
     epochs: float | None = None
     eval_every: int = 250
     checkpoint_every: int | None = None  # None: at every evaluation
@@ -50,7 +50,13 @@ class TrainConfig:
         check(self.precision in ("auto", "bf16", "fp16", "fp32"), f"precision must be auto, bf16, fp16 or fp32, not {self.precision!r}")
         check(sum(x is not None for x in (self.max_steps, self.minutes, self.epochs)) == 1,
               "give exactly one of max_steps, minutes and epochs")
+        check_numbers(self, "batch_size", "micro_batch_size", "lr", "grad_clip", "max_steps", "minutes", "epochs",
+                      "eval_every", "checkpoint_every", "log_every", "early_stopping")
+        check_numbers(self, "warmup", "weight_decay", "keep_last", strict=False)
+        check_numbers(self, "min_lr_ratio", strict=False, high=1)
         self.betas = tuple(self.betas)
+        check(len(self.betas) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in self.betas),
+              f"betas must be two numbers in [0, 1), not {self.betas!r}")
 
 # %% ../nbs/04_trainer.ipynb #b76c989e
 def pick_precision(precision: str = "auto", device: str = "cpu") -> str:
@@ -182,6 +188,15 @@ def staged_dir(out: Path):
         os.replace(staging, out)
     finally: shutil.rmtree(staging, ignore_errors=True)
 
+@contextmanager
+def removed_on_failure(out: Path, resume: bool = False):
+    "Delete the run directory `out` if the block fails before its first checkpoint, unless it held a run before."
+    new = not resume and not (out.exists() and any(out.iterdir()))
+    try: yield
+    except Exception:
+        if new and os.environ.get("RANK", "0") == "0" and out.exists() and not checkpoints(out): shutil.rmtree(out, ignore_errors=True)
+        raise
+
 # %% ../nbs/04_trainer.ipynb #ce7c53e5
 def dist_env() -> tuple[int, int, int]:
     "`(rank, world_size, local_rank)` from torchrun's environment; `(0, 1, 0)` outside it."
@@ -273,7 +288,7 @@ class Trainer:
         check(cfg.epochs is None or steps_per_epoch, "an epochs budget needs the number of steps per epoch")
         max_steps = cfg.max_steps if cfg.epochs is None else max(1, math.ceil(cfg.epochs * steps_per_epoch))
         self.step, self.max_steps, self.should_stop, self.stop_reason = 0, max_steps, False, None
-        self.best, self.tokens_seen, self.elapsed, self.precision = None, 0, 0.0, None
+        self.best, self.tokens_seen, self.elapsed, self.precision, self.bar = None, 0, 0.0, None, None
 
     def state(self) -> dict:
         "Everything but the weights that an exact resume needs."
@@ -337,13 +352,17 @@ class Trainer:
                     ([EarlyStopping(cfg.early_stopping)] if cfg.early_stopping else [])
         for c in callbacks: pm.register(c)
         try: return self._loop(pm, forward, ddp, precision)
+        except KeyboardInterrupt:
+            if self.bar: self.bar.close()
+            last = checkpoints(self.out)
+            raise Interrupted(self.step, last[-1] if last else None) from None
         finally:
             for c in callbacks: pm.unregister(c)
 
     def _loop(self, pm, forward, ddp, precision):
         cfg, model = self.cfg, self.model
         pm.hook.on_train_start(trainer=self)
-        bar = tqdm(total=self.max_steps, initial=self.step, disable=self.quiet or not self.is_main, unit="step",
+        self.bar = bar = tqdm(total=self.max_steps, initial=self.step, disable=self.quiet or not self.is_main, unit="step",
                    desc=f"train ({precision}{', ' + str(self.world) + ' processes' if self.world > 1 else ''})")
         metrics, t_start, t10, start_step, data_time = None, time.perf_counter() - self.elapsed, None, self.step, 0.0
         t_session = time.perf_counter()
