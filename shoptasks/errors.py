@@ -16,13 +16,14 @@ def check(ok, msg: str):
 
 # %% ../nbs/00_errors.ipynb #d4e595bc
 def check_numbers(obj, *names, low: float = 0, strict: bool = True, high: float | None = None):
-    "Check that each attribute of `obj` in `names` that is set (not None) is a number above `low` (or at least, not `strict`)."
+    "Check that each attribute `names` of `obj` that is set (not None) is a number > `low` (>= if not `strict`)."
     for name in names:
         v = getattr(obj, name)
         if v is None: continue
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (v > low if strict else v >= low)
         ok = ok and (high is None or v <= high)
-        check(ok, f"{name} must be {'>' if strict else '>='} {low:g}{f' and <= {high:g}' if high is not None else ''}, not {v!r}")
+        bound = f"{'>' if strict else '>='} {low:g}" + (f" and <= {high:g}" if high is not None else "")
+        check(ok, f"{name} must be {bound}, not {v!r}")
 
 # %% ../nbs/00_errors.ipynb #b2e512cc
 class Interrupted(KeyboardInterrupt):

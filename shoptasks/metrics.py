@@ -35,11 +35,14 @@ class Accuracy(evaluate.Metric):
         return {"accuracy": float(np.mean(np.asarray(predictions) == np.asarray(references)))}
 
 class MacroF1(evaluate.Metric):
-    "The mean over classes of F1, the harmonic mean of precision and recall; every class counts the same."
+    "The mean of F1 (harmonic mean of precision and recall) over the classes in the references or the predictions."
     def _info(self): return _info(self.__doc__)
     def _compute(self, predictions, references, labels=None):
-        p, r = _precision_recall(confusion(predictions, references, labels))
-        return {"macro_f1": float(np.mean(np.where(p + r > 0, 2 * p * r / np.maximum(p + r, 1e-12), 0.0)))}
+        c = confusion(predictions, references, labels)
+        p, r = _precision_recall(c)
+        present = (c.sum(0) + c.sum(1)) > 0              # a class neither true nor predicted here has no F1
+        f1 = np.where(p + r > 0, 2 * p * r / np.maximum(p + r, 1e-12), 0.0)
+        return {"macro_f1": float(f1[present].mean()) if present.any() else 0.0}
 
 class PerClass(evaluate.Metric):
     "Precision, recall and support of each class."
@@ -66,16 +69,21 @@ def load_metric(name: str) -> evaluate.EvaluationModule:
 
 # %% ../nbs/06_metrics.ipynb #545d060a
 def segment_scores(task, predicted, rows, min_rows: int = 30) -> dict:
-    "Per segment role: the headline metric and row count of each group, and the largest gap between groups."
+    """Per segment role: the headline metric and row count of each group of at least `min_rows` rows, the
+    largest gap between them (None with fewer than two), and the groups `left_out` (too small, or `unknown`)
+    with their sizes."""
     out = {}
     for role in sorted({r for row in rows for r in row["segments"]}):
         groups = {}
         for p, row in zip(predicted, rows): groups.setdefault(row["segments"].get(role, "unknown"), []).append((p, row["label"]))
         scores = {g: dict(n=len(v), score=task.score([a for a, _ in v], [b for _, b in v], [task.headline])[task.headline])
                   for g, v in sorted(groups.items()) if len(v) >= min_rows and g != "unknown"}
-        if len(scores) < 2: continue
-        lo, hi = min(scores, key=lambda g: scores[g]["score"]), max(scores, key=lambda g: scores[g]["score"])
-        out[role] = dict(groups=scores, gap=scores[hi]["score"] - scores[lo]["score"], worst=lo, best=hi)
+        left_out = {g: len(v) for g, v in sorted(groups.items()) if g not in scores}
+        seg = dict(groups=scores, gap=None, worst=None, best=None, left_out=left_out, min_rows=min_rows)
+        if len(scores) >= 2:
+            lo, hi = min(scores, key=lambda g: scores[g]["score"]), max(scores, key=lambda g: scores[g]["score"])
+            seg.update(gap=scores[hi]["score"] - scores[lo]["score"], worst=lo, best=hi)
+        out[role] = seg
     return out
 
 # %% ../nbs/06_metrics.ipynb #57a99434

@@ -52,11 +52,12 @@ def silent_distributions() -> dict:
     "Installed distributions that require shoptasks but declare no plugin in the `shoptasks` entry-point group."
     found = {}
     for d in distributions():
-        needs = any(re.match(r"shoptasks\b(?![-_.])", r.strip(), re.I) and "extra ==" not in r for r in d.requires or [])
-        if not needs or any(ep.group == "shoptasks" for ep in d.entry_points): continue
+        requires = [r for r in d.requires or [] if "extra ==" not in r]
+        if not any(re.match(r"shoptasks\b(?![-_.])", r.strip(), re.I) for r in requires): continue
         groups = sorted({ep.group for ep in d.entry_points})
-        found[d.metadata["Name"]] = ("the distribution requires shoptasks but declares no entry point in the 'shoptasks' group"
-                                     + (f" (its groups: {', '.join(groups)})" if groups else ""))
+        if "shoptasks" in groups: continue
+        found[d.metadata["Name"]] = ("the distribution requires shoptasks but declares no entry point in the "
+                                     "'shoptasks' group" + (f" (its groups: {', '.join(groups)})" if groups else ""))
     return found
 
 # %% ../nbs/05_plugins.ipynb #6ad7a47d

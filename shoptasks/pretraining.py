@@ -132,9 +132,11 @@ def prepare_run(cfg: PretrainConfig) -> Path:
         else:
             train_texts = (t for i, t in enumerate(read_texts(corpus, cfg.column)) if split_of(i) == "train")
             tok = train_tokenizer(train_texts, cfg.vocab_size)
-        stats = pack_corpus(tqdm(read_texts(corpus, cfg.column), desc="packing", unit=" docs", leave=False), tok, staging/"data")
+        texts = tqdm(read_texts(corpus, cfg.column), desc="packing", unit=" docs", leave=False)
+        stats = pack_corpus(texts, tok, staging/"data")
+        n = sum(s["documents"] for s in stats.values())
         check(stats["train"]["documents"] and stats["val"]["documents"],
-              f"{corpus}: {sum(s['documents'] for s in stats.values())} texts are too few for a training and a validation split")
+              f"{corpus}: {n} texts are too few for a training and a validation split")
         tok.save_pretrained(staging)
         write_atomic(staging/RUN_CONFIG, json.dumps(asdict(cfg), indent=1))
     return out
@@ -159,8 +161,9 @@ def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, model=None,
         tok = AutoTokenizer.from_pretrained(out)
         causal = cfg.objective == "causal"
         if model is None:
-            model = build_model(preset_config(cfg.preset, vocab_size=len(tok), causal=causal, pad_token_id=tok.pad_token_id,
-                                              bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id))
+            model = build_model(preset_config(cfg.preset, vocab_size=len(tok), causal=causal,
+                                              pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                                              eos_token_id=tok.eos_token_id))
         check(model.config.vocab_size >= len(tok),
               f"the model's vocabulary ({model.config.vocab_size}) is smaller than the tokenizer's ({len(tok)})")
         context = model.config.max_position_embeddings
@@ -169,13 +172,16 @@ def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, model=None,
 
         def batches(step, rank, world):
             x = window_batch(train, sampler.windows(step), context)
-            inputs, labels = (x, x) if causal else masked_batch(x, tok, torch.Generator().manual_seed(cfg.seed * 1_000_003 + step))
+            masks = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+            inputs, labels = (x, x) if causal else masked_batch(x, tok, masks)
             n = predicted_tokens(labels, causal)
-            inputs, labels = inputs[rank * per_rank:(rank + 1) * per_rank], labels[rank * per_rank:(rank + 1) * per_rank]
+            mine = slice(rank * per_rank, (rank + 1) * per_rank)
+            inputs, labels = inputs[mine], labels[mine]
             return [dict(input_ids=inputs[i:i + micro], labels=labels[i:i + micro],
                          n_tokens=predicted_tokens(labels[i:i + micro], causal)) for i in range(0, per_rank, micro)], n
 
-        evaluate = lambda m: evaluate_lm(m, val, context, cfg.batch_size, cfg.objective, tok, trainer.precision, cfg.eval_windows)
+        def evaluate(m): return evaluate_lm(m, val, context, cfg.batch_size, cfg.objective, tok, trainer.precision,
+                                            cfg.eval_windows)
         trainer = Trainer(model, cfg, out, batches, evaluate, device=device, quiet=quiet,
                           steps_per_epoch=sampler.n_windows / cfg.batch_size)
         trainer.fit(resume)
@@ -205,8 +211,8 @@ def format_report(m: dict) -> str:
         f"{'':<22}{'val ppl':>10}{'test ppl':>10}",
         f"{'model':<22}{m['val_ppl']:>10.1f}{m['test_ppl']:>10.1f}",
         f"{'bigram (add-k=' + format(m['bigram_k'], 'g') + ')':<22}{m['val_bigram_ppl']:>10.1f}{m['test_bigram_ppl']:>10.1f}",
-        f"{m['steps']} steps, {m['tokens']:,} tokens ({m['epochs']:.2f} epochs) in {m['train_time_s']:.0f} s of training "
-        f"({m['wall_time_s']:.0f} s in all, with set-up and the final evaluation): "
+        f"{m['steps']} steps, {m['tokens']:,} tokens ({m['epochs']:.2f} epochs) in {m['train_time_s']:.0f} s of "
+        f"training ({m['wall_time_s']:.0f} s in all, with set-up and the final evaluation): "
         f"{m['tokens_per_s']:,.0f} tokens/s, {m['precision']}, {m['data_wait']:.1%} of the time waiting for data"])
 
 # %% ../nbs/04b_pretraining.ipynb #acd3bb5f

@@ -26,6 +26,8 @@ class Examples:
     split: str | None
     columns: dict                     # role -> the column read for it
     skipped: int = 0                  # rows with an empty text, over the whole file
+    unlabelled: int = 0               # rows whose label `parse_label` gave as None (skipped), over the whole file
+    fields: list = field(default_factory=list)    # the input columns kept in each row's `fields`
 
     def __len__(self): return len(self.rows)
     def texts(self): return [r["text"] for r in self.rows]
@@ -38,37 +40,52 @@ class Task:
     kind: str = ""
     columns: dict = {}
     text_roles: tuple = ("text",)
+    optional: tuple = ()
     segments: dict = {}
     sample: str | None = None
     headline: str = ""
 
-    def parse_label(self, value): return value
+    def parse_label(self, value):
+        "The label of a raw value; None to skip the row (counted); `ValueError` with what was expected for a bad one."
+        return value
 
-    def load(self, source=None, split: str | None = None, columns: dict | None = None, labelled: bool = True) -> Examples:
-        "Rows of `split` (all rows if None) of `source` (the generated sample if None), columns mapped and checked."
+    def load(self, source=None, split: str | None = None, columns: dict | None = None, labelled: bool = True,
+             keep: bool | list = False) -> Examples:
+        """Rows of `split` (all rows if None) of `source` (the generated sample if None), columns mapped and checked.
+        `keep`: also give each row the input's `fields` (True: every column; a list: those columns)."""
         check(split is None or split in SPLITS, f"split must be one of {', '.join(SPLITS)}, not {split!r}")
         path = Path(source) if source else sample_path(self.sample)
         check(corpus_format(path) in ("csv", "jsonl"), f"{path}: a task reads .csv or .jsonl files (optionally .gz)")
         roles = [*self.text_roles, *(["label"] if labelled else []), *self.segments]
         unknown = sorted(set(columns or {}) - set(roles) - {"label"})
         if unknown: raise ShoptasksError(f"{self.name} has no role {unknown[0]!r} (roles: {', '.join(roles)})")
-        rows, skipped, chosen, i = [], 0, None, 0
+        rows, skipped, unlabelled, chosen, i = [], 0, 0, None, 0
         for line, raw in read_rows(path):
-            if chosen is None: chosen = self._map_columns(path, list(raw), roles, columns or {})
+            if chosen is None:
+                chosen = self._map_columns(path, list(raw), roles, columns or {})
+                kept = list(raw) if keep is True else list(keep or [])
+                absent = [c for c in kept if c not in raw]
+                if absent:
+                    raise ShoptasksError(f"{path} has no column {absent[0]!r} to keep (columns: {', '.join(raw)})")
             missing = [c for c in chosen.values() if c not in raw]
             if missing: raise ShoptasksError(f"{path}: line {line} has no field {missing[0]!r}")
-            text = " - ".join(v for r in self.text_roles if (v := _text(raw[chosen[r]])))
+            text = " - ".join(v for r in self.text_roles if r in chosen and (v := _text(raw[chosen[r]])))
             if not text: skipped += 1; continue
+            if labelled:
+                label = self._label(path, line, chosen["label"], raw[chosen["label"]])
+                if label is None: unlabelled += 1; continue
             i += 1
             if split and split_of(i - 1) != split: continue
             row = dict(text=text, segments={r: f(raw[chosen[r]]) for r, f in self.segments.items() if r in chosen}, line=line)
-            if labelled:
-                try: row["label"] = self.parse_label(raw[chosen["label"]])
-                except ValueError as e:
-                    raise ShoptasksError(f"{path}: line {line}: {chosen['label']} is {raw[chosen['label']]!r}: {e}") from None
+            if labelled: row["label"] = label
+            if kept: row["fields"] = {c: raw.get(c) for c in kept}
             rows.append(row)
         check(chosen is not None, f"{path}: no rows")
-        return Examples(rows, str(path), split, chosen, skipped)
+        return Examples(rows, str(path), split, chosen, skipped, unlabelled, kept)
+
+    def _label(self, path, line, column, value):
+        try: return self.parse_label(value)
+        except ValueError as e: raise ShoptasksError(f"{path}: line {line}: {column} is {value!r}: {e}") from None
 
     def _map_columns(self, path, available, roles, mapping) -> dict:
         chosen = {}
@@ -80,7 +97,7 @@ class Task:
             tried = [tried] if isinstance(tried, str) else list(tried)
             found = next((c for c in tried if c in available), None)
             if found: chosen[role] = found
-            elif role not in self.segments:          # segments are optional; text and label are not
+            elif role not in self.segments and role not in self.optional:     # segments are always optional
                 raise ShoptasksError(f"{path} has no column for {role} (tried {', '.join(map(repr, tried)) or 'none'}; "
                                      f"columns: {', '.join(available)}). Pass --column {role}=NAME")
         return chosen
@@ -123,7 +140,7 @@ class ClassificationTask(Task):
     def parse_label(self, value):
         v = _text(value)
         if self.labels is not None and v not in self.labels: raise ValueError(f"expected one of {', '.join(self.labels)}")
-        check(v, "empty label")
+        if not v: raise ValueError("expected a label, not an empty value")
         return v
 
     def label_ids(self) -> dict:

@@ -50,9 +50,9 @@ class TrainConfig:
         check(self.precision in ("auto", "bf16", "fp16", "fp32"), f"precision must be auto, bf16, fp16 or fp32, not {self.precision!r}")
         check(sum(x is not None for x in (self.max_steps, self.minutes, self.epochs)) == 1,
               "give exactly one of max_steps, minutes and epochs")
-        check_numbers(self, "batch_size", "micro_batch_size", "lr", "grad_clip", "max_steps", "minutes", "epochs",
+        check_numbers(self, "batch_size", "micro_batch_size", "grad_clip", "max_steps", "minutes", "epochs",
                       "eval_every", "checkpoint_every", "log_every", "early_stopping")
-        check_numbers(self, "warmup", "weight_decay", "keep_last", strict=False)
+        check_numbers(self, "lr", "warmup", "weight_decay", "keep_last", strict=False)
         check_numbers(self, "min_lr_ratio", strict=False, high=1)
         self.betas = tuple(self.betas)
         check(len(self.betas) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in self.betas),
@@ -194,7 +194,8 @@ def removed_on_failure(out: Path, resume: bool = False):
     new = not resume and not (out.exists() and any(out.iterdir()))
     try: yield
     except Exception:
-        if new and os.environ.get("RANK", "0") == "0" and out.exists() and not checkpoints(out): shutil.rmtree(out, ignore_errors=True)
+        if new and os.environ.get("RANK", "0") == "0" and out.exists() and not checkpoints(out):
+            shutil.rmtree(out, ignore_errors=True)
         raise
 
 # %% ../nbs/04_trainer.ipynb #ce7c53e5
@@ -353,16 +354,17 @@ class Trainer:
         for c in callbacks: pm.register(c)
         try: return self._loop(pm, forward, ddp, precision)
         except KeyboardInterrupt:
-            if self.bar: self.bar.close()
             last = checkpoints(self.out)
             raise Interrupted(self.step, last[-1] if last else None) from None
         finally:
+            if self.bar: self.bar.close()                 # before any message about why training ended
             for c in callbacks: pm.unregister(c)
 
     def _loop(self, pm, forward, ddp, precision):
         cfg, model = self.cfg, self.model
         pm.hook.on_train_start(trainer=self)
-        self.bar = bar = tqdm(total=self.max_steps, initial=self.step, disable=self.quiet or not self.is_main, unit="step",
+        self.bar = bar = tqdm(total=self.max_steps, initial=self.step, disable=self.quiet or not self.is_main,
+                              unit="step",
                    desc=f"train ({precision}{', ' + str(self.world) + ' processes' if self.world > 1 else ''})")
         metrics, t_start, t10, start_step, data_time = None, time.perf_counter() - self.elapsed, None, self.step, 0.0
         t_session = time.perf_counter()

@@ -57,3 +57,32 @@ def test_out_dir_that_is_not_a_run(shop_dir, tmp_path):
 def test_bad_paths(args, fragment, tmp_path):
     assert_one_line_error(cli(*args, cwd=tmp_path), fragment)
     assert list(tmp_path.iterdir()) == []
+
+@pytest.mark.parametrize("extra,fragment", [
+    (["--max-steps", "-5"], "max_steps must be > 0, not -5"),
+    (["--lr", "-1"], "lr must be >= 0, not -1.0"),
+    (["--preset", "huge"], "unknown preset 'huge' (known: tiny, small, base)"),
+    (["--batch-size", "0"], "batch_size must be > 0, not 0"),
+    (["--warmup", "-1"], "warmup must be >= 0, not -1"),
+    (["--micro-batch-size", "5"], "batch_size 16 must split into 1 processes x micro-batches of 5"),
+    (["--eval-every", "0"], "eval_every must be > 0, not 0"),
+])
+def test_arguments_are_checked_before_any_work(extra, fragment, shop_dir, tmp_path):
+    "Each fails in one line before a tokenizer is trained or a folder made (the last flag wins in argparse)."
+    assert_one_line_error(pretrain(shop_dir/"corpus.txt", tmp_path/"run", *extra), fragment)
+    assert not (tmp_path/"run").exists()
+
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_directory(shop_dir, tmp_path):
+    "The tokenizer and packed data were written; a rate of 1e30 then overflows at step 2: nothing stays."
+    r = pretrain(shop_dir/"corpus.txt", tmp_path/"run", "--vocab-size", "400", "--max-steps", "20",
+                 "--eval-every", "10", "--lr", "1e30")
+    assert_one_line_error(r, "the loss is nan at step 2", "none (none was written yet)", "lower the learning rate")
+    assert list(tmp_path.iterdir()) == []
+
+def test_finetune_arguments_are_checked_before_any_work(backbone, tmp_path):
+    common = ("--backbone", backbone, "--out", tmp_path/"run")
+    assert_one_line_error(cli("finetune", "review-sentiment", *common, "--max-steps", "1", "--layer-decay", "0"),
+                          "layer_decay must be > 0 and <= 1, not 0.0")
+    assert_one_line_error(cli("finetune", "review-sentiment", *common, "--minutes", "-1"),
+                          "minutes must be > 0, not -1.0")
+    assert not (tmp_path/"run").exists()

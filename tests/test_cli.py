@@ -2,7 +2,7 @@
 import json
 import pytest, torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
-from conftest import cli, shoptasks
+from conftest import cli, install_plugin, shoptasks
 from shoptasks.model import generate_ids
 
 COMMANDS = [[], ["demo"], ["tokenizer"], ["tokenizer", "train"], ["tokenizer", "encode"], ["pretrain"], ["generate"]]
@@ -11,6 +11,11 @@ COMMANDS = [[], ["demo"], ["tokenizer"], ["tokenizer", "train"], ["tokenizer", "
 def test_help(cmd):
     r = cli(*cmd, "--help")
     assert r.returncode == 0 and "usage: shoptasks" in r.stdout
+
+def test_help_says_what_minutes_count():
+    help = " ".join(cli("pretrain", "--help").stdout.split())
+    assert "train for this many minutes: the training loop with its periodic evaluations; preparing the data" in help
+    assert "default: the generated sample shop's text" in help
 
 def test_the_installed_script():
     r = shoptasks("--help")
@@ -43,6 +48,29 @@ def test_run_dir_is_a_hugging_face_model(tiny_run):
     r = cli("generate", "--model", out, "--prompt", "<|title|>Aster", "-n", "2", "--max-new-tokens", "8")
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 2 and all(l.startswith("<|title|>Aster") for l in r.stdout.splitlines())
 
+def test_hugging_face_idioms_and_generate_agree(tiny_run):
+    from transformers import pipeline
+    from shoptasks import generate
+    out, _ = tiny_run
+    model, tok = AutoModelForCausalLM.from_pretrained(out).eval(), AutoTokenizer.from_pretrained(out)
+    inputs = tok("<|title|>Aster navy", return_tensors="pt")
+    assert list(inputs) == ["input_ids", "attention_mask"]
+    ours = model.generate(**inputs, max_new_tokens=10, do_sample=False)                # the usual idiom
+    piped = pipeline("text-generation", model=str(out))("<|title|>Aster navy", max_new_tokens=10, do_sample=False,
+                                                         clean_up_tokenization_spaces=False)[0]["generated_text"]
+    text = generate(out, "<|title|>Aster navy", greedy=True, max_new_tokens=10)
+    assert text == [tok.decode(ours[0])] and piped == text[0]
+    r = cli("generate", "--model", out, "--prompt", "<|title|>Aster navy", "--greedy", "--max-new-tokens", "10")
+    assert r.stdout == text[0] + "\n"                                  # the command prints what Python returns
+
+def test_pretrain_defaults_to_the_sample_shop_and_reports_both_times(tmp_path):
+    r = cli("pretrain", "--out", tmp_path/"run", "--preset", "tiny", "--vocab-size", "400", "--max-steps", "5",
+            "--no-compile")
+    assert r.returncode == 0, r.stderr
+    assert "s of training (" in r.stdout and "s in all, with set-up and the final evaluation)" in r.stdout
+    m = json.loads((tmp_path/"run"/"metrics.json").read_text())
+    assert m["steps"] == 5 and m["wall_time_s"] > m["train_time_s"] > 0
+
 def test_same_seed_same_numbers(tiny_run, shop_dir, tmp_path):
     out, _ = tiny_run
     r = cli("pretrain", "--data", shop_dir/"corpus.txt", "--out", tmp_path/"again", "--preset", "tiny", "--vocab-size", "512",
@@ -60,8 +88,23 @@ def test_tokenizer_train_and_encode(shop_dir, tmp_path):
     r = cli("tokenizer", "encode", "--tokenizer", tmp_path/"tok", "<|review|>perfect fit")
     assert r.returncode == 0 and r.stdout.startswith(f"<|review|>:{tok.convert_tokens_to_ids('<|review|>')} ")
 
+BAD_SAMPLE = """
+from shoptasks.plugins import hookimpl
+from shoptasks.tasks import ClassificationTask
+class NoSuchColumn(ClassificationTask):
+    name, description, sample = "aa-broken-sample", "reads a column the sample shop lacks", "reviews.csv"
+    columns = dict(text="body", label="rating")
+@hookimpl
+def register_tasks(register): register(NoSuchColumn)
+"""
+
 def test_demo_runs_end_to_end(tmp_path):
-    r = shoptasks("demo", "--out", tmp_path/"demo", "--minutes", "0.3", "--preset", "tiny")
+    "A third party's task that cannot read the sample shop (listed first) is reported; the others still run."
+    env = install_plugin(tmp_path/"site", "bad_sample", BAD_SAMPLE, "bad = bad_sample")
+    r = shoptasks("demo", "--out", tmp_path/"demo", "--minutes", "0.3", "--preset", "tiny", env=env)
     assert r.returncode == 0, r.stderr
-    assert "bigram" in r.stdout and "'<|title|>Aster navy' ->" in r.stdout
+    assert "shoptasks: task 'aa-broken-sample' (plugin 'bad') failed, going on with the others: " in r.stderr
+    assert "has no column for text (tried 'body'" in r.stderr
+    for task in ("product-category", "review-rating", "review-sentiment"): assert f"{task}: test split of" in r.stdout
+    assert "bigram" in r.stdout and "'<|title|>Aster navy' ->" in r.stdout and "s in all" in r.stdout
     assert (tmp_path/"demo"/"shop"/"products.csv").exists() and (tmp_path/"demo"/"model"/"model.safetensors").exists()

@@ -1,5 +1,5 @@
 "A run killed with SIGKILL at a random step and resumed ends with the weights of an uninterrupted run."
-import json, os, random, signal, subprocess, sys, time
+import json, os, random, shlex, signal, subprocess, sys, time
 from pathlib import Path
 import torch
 import pytest
@@ -66,3 +66,22 @@ def test_checkpoints_load_without_pickle(reference):
     kept = [p.name for p in sorted(reference.glob("ckpt-*"))]
     best = state["best"]["name"]
     assert len(kept) <= 3 and best in kept and f"ckpt-{STEPS:07d}" in kept
+
+def test_ctrl_c_names_the_last_checkpoint_and_the_command_that_resumes(shop_dir, reference, tmp_path):
+    out = tmp_path/"run"
+    cmd = [str(Path(sys.executable).parent/"shoptasks"), *map(str, args(shop_dir, out))]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not any(s >= 12 for s in ckpt_steps(out)) and proc.poll() is None and time.time() < deadline: time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("shoptasks: interrupted at step ") and "; the last checkpoint is " in last, err
+    assert "Traceback" not in err
+    resume = last.split("; continue with: ")[1]
+    assert resume == shlex.join(["shoptasks", *map(str, args(shop_dir, out)), "--resume"])
+    exe = str(Path(sys.executable).parent/"shoptasks")
+    r = subprocess.run([exe, *shlex.split(resume)[1:]], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert_same_run(reference, out, STEPS, int(last.split("at step ")[1].split(";")[0]))   # as if never interrupted

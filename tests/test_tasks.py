@@ -1,7 +1,7 @@
 """Task plugins end to end: `shoptasks tasks`, finetune, evaluate and predict on real data slices, with our
 tiny pretrained backbone and with the real pretrained MiniLM; broken plugins; bad input."""
 import csv, gzip, json
-from conftest import cli, install_plugin, one_line_error, shoptasks
+from conftest import cli, install_plugin, one_line_error, shoptasks, SHARED_DATA
 
 TASKS = {"review-sentiment": "reviews", "review-rating": "reviews", "product-category": "catalog"}
 
@@ -22,16 +22,43 @@ def test_tasks_lists_the_three_tasks():
     for task, plugin in TASKS.items():
         line = next(l for l in r.stdout.splitlines() if l.startswith(task))
         assert f"classify  {plugin}" in line, line
-    assert "broken" not in r.stdout
+    reads = "    reads text from 'Review Text' or 'text'; label from 'Rating' or 'rating'; age (optional) from 'Age'"
+    assert reads in r.stdout
+    assert "broken" not in r.stdout + r.stderr
 
 def test_a_broken_plugin_is_reported_and_the_others_work(tmp_path):
     env = install_plugin(tmp_path/"site", "half_written", "from shoptasks.plugins import hookimpl\n@hookimpl\ndef register_tasks(register): register(object)\n",
                          "half = half_written\nmissing = not_installed_anywhere")
     r = shoptasks("tasks", env=env)
-    assert r.returncode == 0, r.stderr
-    assert all(t in r.stdout for t in TASKS)
-    assert "broken plugin 'half': <class 'object'> is not a subclass of shoptasks.tasks.Task" in r.stdout
-    assert "broken plugin 'missing': ModuleNotFoundError: No module named 'not_installed_anywhere'" in r.stdout
+    assert r.returncode == 2 and all(t in r.stdout for t in TASKS)      # listed, and the broken ones make it fail
+    assert sorted(r.stderr.splitlines()) == [
+        "shoptasks: broken plugin 'half': <class 'object'> is not a subclass of shoptasks.tasks.Task",
+        "shoptasks: broken plugin 'missing': ModuleNotFoundError: No module named 'not_installed_anywhere'"]
+
+def test_two_plugins_with_one_task_name_are_refused(backbone, tmp_path):
+    env = install_plugin(tmp_path/"site", "my_sentiment", "from shoptasks.plugins import hookimpl\n"
+                         "from shoptasks_reviews import ReviewSentiment\n"
+                         "class Mine(ReviewSentiment): description = 'my own sentiment'\n"
+                         "@hookimpl\ndef register_tasks(register): register(Mine)\n", "mine = my_sentiment")
+    r = shoptasks("tasks", env=env)
+    assert r.returncode == 2 and "review-rating" in r.stdout and "review-sentiment" not in r.stdout
+    assert "task 'review-sentiment' is registered by plugins " in r.stderr
+    assert "'mine'" in r.stderr and "'reviews'" in r.stderr
+    r = shoptasks("finetune", "review-sentiment", "--backbone", backbone, "--out", tmp_path/"run", "--max-steps", "1",
+                  env=env)
+    line = one_line_error(r)
+    assert "task 'review-sentiment' is registered by plugins" in line and "SHOPTASKS_PLUGINS" in line
+    assert not (tmp_path/"run").exists()
+    r = shoptasks("tasks", env={**env, "SHOPTASKS_PLUGINS": "mine,catalog"})       # the user picks one
+    assert r.returncode == 0 and "review-sentiment      classify  mine" in r.stdout, r.stderr
+
+def test_a_plugin_that_registers_nothing_is_reported(tmp_path):
+    env = install_plugin(tmp_path/"site", "typo_plugin", "from shoptasks.plugins import hookimpl\n"
+                         "@hookimpl\ndef register_task(register): pass\n", "typo = typo_plugin")
+    r = shoptasks("tasks", env=env)
+    assert r.returncode == 2
+    assert ("shoptasks: broken plugin 'typo': 'register_task' is not a shoptasks hook (did you mean 'register_tasks'?)"
+            in r.stderr)
 
 def test_finetune_evaluate_predict_on_real_reviews(shared_data, backbone, tmp_path):
     data = review_slice(shared_data, tmp_path/"reviews.csv")
@@ -59,6 +86,15 @@ def test_finetune_evaluate_predict_on_real_reviews(shared_data, backbone, tmp_pa
     with open(tmp_path/"p.csv", newline="") as f: preds = list(csv.DictReader(f))
     assert len(preds) == n and {p["prediction"] for p in preds} <= {"negative", "positive"}
     assert all(0.5 <= float(p["probability"]) <= 1 for p in preds)
+    with open(data, newline="") as f: header = next(csv.reader(f))
+    assert list(preds[0]) == header + ["prediction", "probability"]          # the input's columns come back
+    with open(data, newline="") as f: ids = [r["Clothing ID"] for r in csv.DictReader(f) if r["Review Text"].strip()]
+    assert [p["Clothing ID"] for p in preds] == ids
+    r = cli("predict", "review-sentiment", "--model", tmp_path/"run", "--input", data, "--output", tmp_path/"ids.jsonl",
+            "--keep-columns", "Clothing ID,Age")
+    assert r.returncode == 0, r.stderr
+    first = json.loads((tmp_path/"ids.jsonl").read_text().splitlines()[0])
+    assert list(first) == ["Clothing ID", "Age", "prediction", "probability"]
 
 def test_product_category_on_flipkart(shared_data, backbone, tmp_path):
     r = cli("finetune", "product-category", "--data", shared_data/"flipkart_products"/"products.csv", "--backbone", backbone,
@@ -85,7 +121,8 @@ def fails(*argv) -> str: return one_line_error(cli(*argv))
 
 def test_unknown_task(backbone, tmp_path):
     msg = fails("finetune", "review-sentimnet", "--backbone", backbone, "--out", tmp_path/"run", "--max-steps", "1")
-    assert "unknown task 'review-sentimnet' (known: product-category, review-rating, review-sentiment)" in msg
+    assert ("unknown task 'review-sentimnet' (known: product-category, review-rating, review-sentiment; tasks come "
+            "from installed plugins, entry-point group 'shoptasks')") in msg
     assert not (tmp_path/"run").exists()
 
 def test_misnamed_and_missing_columns(backbone, tmp_path):
@@ -115,3 +152,38 @@ def test_evaluate_and_predict_need_a_fine_tuned_run(backbone, tmp_path):
     (tmp_path/"in.csv").write_text("text\nnice\n")
     msg = fails("predict", "review-sentiment", "--model", backbone, "--input", tmp_path/"in.csv", "--output", tmp_path/"out.txt")
     assert "out.txt: the output must be a .csv or .jsonl file" in msg and not (tmp_path/"out.txt").exists()
+
+DEPARTMENT_PLUGIN = """
+from shoptasks.plugins import hookimpl
+from shoptasks.tasks import ClassificationTask, age_band
+
+class ReviewDepartment(ClassificationTask):
+    name, description = "review-department", "Which department is a review about?"
+    columns = dict(title="Title", text="Review Text", label="Department Name", age="Age")
+    text_roles, optional, segments = ("title", "text"), ("title",), dict(age=age_band)
+    def parse_label(self, value): return value.strip() or None          # 14 published reviews have none
+
+@hookimpl
+def register_tasks(register): register(ReviewDepartment)
+"""
+
+def test_a_third_party_task_skips_rows_without_a_label(shared_data, backbone, tmp_path):
+    "The new user's plugin on real reviews, the rows without a department kept in the file: skipped and counted."
+    with gzip.open(shared_data/"womens_clothing_reviews"/"reviews.csv.gz", "rt", newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    dept, text = header.index("Department Name"), header.index("Review Text")
+    unlabelled = [r for r in body if not r[dept].strip()]
+    with open(tmp_path/"reviews.csv", "w", newline="") as f: csv.writer(f).writerows([header, *unlabelled, *body[:400]])
+    n_unlabelled = sum(1 for r in unlabelled if r[text].strip())
+    assert len(unlabelled) == 14 and n_unlabelled > 0
+    env = install_plugin(tmp_path/"site", "review_department", DEPARTMENT_PLUGIN, "department = review_department")
+    r = shoptasks("finetune", "review-department", "--data", tmp_path/"reviews.csv", "--backbone", backbone, "--out",
+                  tmp_path/"run", "--max-steps", "4", "--batch-size", "16", "--eval-every", "4", env=env)
+    assert r.returncode == 0, r.stderr
+    assert f"{n_unlabelled} rows of the file without a label skipped" in r.stdout
+    report = json.loads((tmp_path/"run"/"metrics.json").read_text())["test"]
+    assert report["skipped_unlabelled"] == n_unlabelled
+    age = report["segments"]["model"]["age"]
+    assert sum(g["n"] for g in age["groups"].values()) + sum(age["left_out"].values()) == report["rows"]
+    assert age["left_out"] and "  left out: " in r.stdout                   # small age bands are named, not dropped
