@@ -226,7 +226,13 @@ def main(argv=None):
         print(f"shoptasks: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt as e:
-        again = "" if getattr(args, "resume", None) is None else \
-                f"; continue with: shoptasks {shlex.join(a for a in argv if a != '--resume')} --resume"
-        print(f"shoptasks: {e or 'interrupted'}{again}", file=sys.stderr)
+        print(f"shoptasks: {str(e) or 'interrupted'}{_resume_hint(args, argv, e)}", file=sys.stderr)
         sys.exit(130)
+
+def _resume_hint(args, argv, e) -> str:
+    "How to continue a run stopped by Ctrl-C: once training has started, the same command with `--resume`."
+    from shoptasks.errors import Interrupted
+    from shoptasks.trainer import checkpoints
+    if getattr(args, "resume", None) is None: return ""
+    if not isinstance(e, Interrupted) and not checkpoints(args.out): return " before training started; nothing was kept"
+    return f"; continue with: shoptasks {shlex.join(a for a in argv if a != '--resume')} --resume"

@@ -190,11 +190,13 @@ def staged_dir(out: Path):
 
 @contextmanager
 def removed_on_failure(out: Path, resume: bool = False):
-    "Delete the run directory `out` if the block fails before its first checkpoint, unless it held a run before."
+    """Delete the run directory `out` if the block fails (or Ctrl-C stops it before training starts) before its first
+    checkpoint, unless it held a run before."""
     new = not resume and not (out.exists() and any(out.iterdir()))
     try: yield
-    except Exception:
-        if new and os.environ.get("RANK", "0") == "0" and out.exists() and not checkpoints(out):
+    except (Exception, KeyboardInterrupt) as e:
+        stopped_training = isinstance(e, Interrupted)             # Ctrl-C once training started: keep for --resume
+        if new and not stopped_training and os.environ.get("RANK", "0") == "0" and out.exists() and not checkpoints(out):
             shutil.rmtree(out, ignore_errors=True)
         raise
 
