@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 from shoptasks.model import preset_config, build_model, count_params, flops_per_token
-from shoptasks.trainer import autocast, param_groups
+from shoptasks.trainer import autocast
+from shoptasks.default_plugins import param_groups
 
 V, B, T = 8192, 16, 256
 

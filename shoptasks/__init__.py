@@ -8,6 +8,7 @@ from .data import read_texts
 from .sample import make_shop, write_shop
 from .trainer import TrainConfig, Trainer
 from .pretraining import PretrainConfig, pretrain, generate, load_run
-from .plugins import hookimpl, register_plugin, task_registry
+from .hookspecs import hookimpl
+from .plugins import register_plugin, task_registry
 from .tasks import Task, ClassificationTask, load_task
 from .finetune import FinetuneConfig, finetune, evaluate, predict, load_finetuned

@@ -9,10 +9,14 @@ __all__ = ['KINDS', 'Examples', 'Task', 'age_band', 'category', 'ClassificationT
 import hashlib, json, os, re
 from dataclasses import dataclass, field
 from pathlib import Path
-import torch, torch.nn.functional as F
+import numpy as np, torch, torch.nn.functional as F
+from safetensors.torch import load_file
+from tqdm.auto import tqdm
 from .errors import ShoptasksError, check
 from .data import read_rows, corpus_format, split_of, SPLITS
 from .sample import sample_path
+from .backbones import TaskModel, attention_for, load_backbone, pad, pooling_for, without_pooler
+from .trainer import autocast
 from .plugins import task_registry, broken_plugins, ambiguous_tasks
 
 # %% ../nbs/05b_tasks.ipynb #f300c517
@@ -44,6 +48,8 @@ class Task:
     segments: dict = {}
     sample: str | None = None
     headline: str = ""
+    report_metrics: tuple = ()
+    output_columns: tuple = ("prediction", "score")
 
     def parse_label(self, value):
         "The label of a raw value; None to skip the row (counted); `ValueError` with what was expected for a bad one."
@@ -69,14 +75,16 @@ class Task:
                     raise ShoptasksError(f"{path} has no column {absent[0]!r} to keep (columns: {', '.join(raw)})")
             missing = [c for c in chosen.values() if c not in raw]
             if missing: raise ShoptasksError(f"{path}: line {line} has no field {missing[0]!r}")
-            text = " - ".join(v for r in self.text_roles if r in chosen and (v := _text(raw[chosen[r]])))
+            inputs = {r: _text(raw[chosen[r]]) for r in self.text_roles if r in chosen}
+            text = " - ".join(v for v in inputs.values() if v)
             if not text: skipped += 1; continue
             if labelled:
                 label = self._label(path, line, chosen["label"], raw[chosen["label"]])
                 if label is None: unlabelled += 1; continue
             i += 1
             if split and split_of(i - 1) != split: continue
-            row = dict(text=text, segments={r: f(raw[chosen[r]]) for r, f in self.segments.items() if r in chosen}, line=line)
+            row = dict(text=text, inputs=inputs, line=line,
+                       segments={r: f(raw[chosen[r]]) for r, f in self.segments.items() if r in chosen})
             if labelled: row["label"] = label
             if kept: row["fields"] = {c: raw.get(c) for c in kept}
             rows.append(row)
@@ -102,11 +110,17 @@ class Task:
                                      f"columns: {', '.join(available)}). Pass --column {role}=NAME")
         return chosen
 
+    def setup(self, train: Examples | None, *others: Examples): pass
+    def build(self, backbone, device: str = "cpu") -> tuple: raise NotImplementedError
+    def load_model(self, run, device: str = "cpu"): raise NotImplementedError
     def encode(self, row, tokenizer) -> dict: raise NotImplementedError
-    def head(self, backbone_config) -> torch.nn.Module: raise NotImplementedError
-    def loss(self, logits, labels): raise NotImplementedError
-    def predict(self, logits) -> tuple[list, list]: raise NotImplementedError
-    def calibrate(self, logits, rows, train_rows): pass
+    def n_targets(self, features: dict) -> int: return 1
+    def collate(self, features: list, tokenizer) -> dict: raise NotImplementedError
+    def loss(self, outputs, labels): raise NotImplementedError
+    def infer(self, model, tokenizer, rows, precision: str = "fp32", quiet: bool = True) -> tuple: raise NotImplementedError
+    def validate(self, model, tokenizer, rows, precision: str = "fp32") -> dict: raise NotImplementedError
+    def predict(self, outputs) -> tuple[list, list]: raise NotImplementedError
+    def calibrate(self, outputs, rows, train_rows): pass
     def state(self) -> dict: return {}
     def load_state(self, state: dict):
         for k in self.state(): setattr(self, k, state[k])
@@ -134,14 +148,42 @@ class ClassificationTask(Task):
     labels: list | None = None
     bias: list | None = None
     headline = "macro_f1"
+    report_metrics = ("accuracy", "macro_f1")
+    output_columns = ("prediction", "probability")
     max_length: int = 128
     dropout: float = 0.1
+    pooling: str | None = None
 
     def parse_label(self, value):
         v = _text(value)
         if self.labels is not None and v not in self.labels: raise ValueError(f"expected one of {', '.join(self.labels)}")
         if not v: raise ValueError("expected a label, not an empty value")
         return v
+
+    def setup(self, train, *others):
+        "Fix the label set from `train` (where the task has none) and check that `others` use no other label."
+        if train is not None and self.labels is None: self.labels = sorted(set(train.labels()))
+        if train is not None:
+            check(len(self.labels) >= 2, f"{train.source}: the training split has only one label ({', '.join(self.labels)})")
+        for split in others:
+            bad = next((r for r in split.rows if r["label"] not in self.labels), None)
+            if bad: raise ShoptasksError(f"{split.source}: line {bad['line']}: label {bad['label']!r} is not one the model "
+                                         f"knows ({', '.join(self.labels)})")
+
+    def build(self, backbone, device: str = "cpu") -> tuple:
+        "The backbone at `backbone` with this task's head on its pooled states, and its tokenizer."
+        encoder, tok = load_backbone(backbone, device)
+        self.max_length = min(self.max_length, getattr(encoder.config, "max_position_embeddings", 10**9))
+        self.pooling = pooling_for(encoder.config)
+        return TaskModel(encoder, self, self.pooling), tok
+
+    def load_model(self, run, device: str = "cpu"):
+        "The fine-tuned model of the run directory `run` (its state already loaded into this task)."
+        from transformers import AutoConfig, AutoModel
+        encoder = AutoModel.from_config(AutoConfig.from_pretrained(run), attn_implementation=attention_for(device))
+        model = TaskModel(without_pooler(encoder), self, self.pooling)
+        model.load_state_dict(load_file(Path(run)/"model.safetensors"))
+        return model.eval()
 
     def label_ids(self) -> dict:
         check(self.labels, f"{self.name}: the label set is not known yet (it is fixed by training)")
@@ -151,10 +193,37 @@ class ClassificationTask(Task):
         ids = tokenizer(row["text"], truncation=True, max_length=self.max_length)["input_ids"]
         return dict(input_ids=ids, label=self.label_ids()[row["label"]] if "label" in row else -100)
 
+    def collate(self, features, tokenizer) -> dict:
+        "Right-padded `input_ids` and `attention_mask`, and the `labels`, of encoded rows."
+        ids, mask = pad([f["input_ids"] for f in features], tokenizer.pad_token_id)
+        return dict(input_ids=ids, attention_mask=mask, labels=torch.tensor([f["label"] for f in features]))
+
     def head(self, backbone_config) -> torch.nn.Module:
         return torch.nn.Sequential(torch.nn.Dropout(self.dropout), torch.nn.Linear(backbone_config.hidden_size, len(self.labels)))
 
     def loss(self, logits, labels): return F.cross_entropy(logits.float(), labels)
+
+    @torch.no_grad()
+    def infer(self, model, tokenizer, rows, precision: str = "fp32", quiet: bool = True) -> tuple:
+        "The logits `(rows, labels)` of `rows`, in their order, and the mean loss (None without labels)."
+        was_training, device = model.training, next(model.parameters()).device
+        model.eval()
+        feats = [self.encode(r, tokenizer) for r in rows]
+        order = np.argsort([len(f["input_ids"]) for f in feats], kind="stable")      # little padding per batch
+        logits, loss = torch.zeros(len(rows), len(self.labels)), 0.0
+        for i in tqdm(range(0, len(order), 64), desc="predicting", leave=False, disable=quiet):
+            idx = order[i:i + 64]
+            b = {k: v.to(device) for k, v in self.collate([feats[j] for j in idx], tokenizer).items()}
+            with autocast(precision, device.type): out = model(b["input_ids"], b["attention_mask"])
+            logits[torch.as_tensor(idx)] = out.logits.float().cpu()
+            if (b["labels"] >= 0).all(): loss += self.loss(out.logits, b["labels"]).item() * len(idx)
+        model.train(was_training)
+        return logits, (loss / len(rows) if all("label" in r for r in rows) else None)
+
+    def validate(self, model, tokenizer, rows, precision: str = "fp32") -> dict:
+        "Loss, accuracy and macro-F1 of `model` on `rows`, for the trainer's periodic evaluation."
+        logits, loss = self.infer(model, tokenizer, rows, precision)
+        return dict(loss=loss, **self.score(self.predict(logits)[0], [r["label"] for r in rows], self.report_metrics))
 
     def predict(self, logits) -> tuple[list, list]:
         logits = logits.float() + (torch.tensor(self.bias) if self.bias else 0)
@@ -170,7 +239,7 @@ class ClassificationTask(Task):
             return self.score(self.predict(logits)[0], refs, [self.headline])[self.headline]
         self.bias = (-max(taus, key=score) * log_prior).tolist()
 
-    def state(self) -> dict: return dict(labels=self.labels, max_length=self.max_length, bias=self.bias)
+    def state(self) -> dict: return dict(labels=self.labels, max_length=self.max_length, bias=self.bias, pooling=self.pooling)
 
     def metrics(self) -> dict:
         "The `evaluate` modules by name, loaded once per task."

@@ -89,7 +89,7 @@ def test_tokenizer_train_and_encode(shop_dir, tmp_path):
     assert r.returncode == 0 and r.stdout.startswith(f"<|review|>:{tok.convert_tokens_to_ids('<|review|>')} ")
 
 BAD_SAMPLE = """
-from shoptasks.plugins import hookimpl
+from shoptasks.hookspecs import hookimpl
 from shoptasks.tasks import ClassificationTask
 class NoSuchColumn(ClassificationTask):
     name, description, sample = "aa-broken-sample", "reads a column the sample shop lacks", "reviews.csv"

@@ -38,7 +38,7 @@ def test_gradient_accumulation_follows_the_full_batch(one_process, shop_dir, tmp
     assert len(a) == len(b) == 20
     assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4
 
-EXACT_TASK = '''from shoptasks.plugins import hookimpl
+EXACT_TASK = '''from shoptasks.hookspecs import hookimpl
 from shoptasks_reviews import ReviewSentiment
 
 class Exact(ReviewSentiment):

@@ -2,7 +2,8 @@
 import math
 import pytest, torch
 from shoptasks import pretrain, ShoptasksError
-from shoptasks.plugins import hookimpl, plugin_manager
+from shoptasks.hookspecs import hookimpl
+from shoptasks.plugins import plugin_manager
 from shoptasks.trainer import checkpoints
 
 class PoisonWeights:

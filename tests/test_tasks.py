@@ -27,7 +27,7 @@ def test_tasks_lists_the_three_tasks():
     assert "broken" not in r.stdout + r.stderr
 
 def test_a_broken_plugin_is_reported_and_the_others_work(tmp_path):
-    env = install_plugin(tmp_path/"site", "half_written", "from shoptasks.plugins import hookimpl\n@hookimpl\ndef register_tasks(register): register(object)\n",
+    env = install_plugin(tmp_path/"site", "half_written", "from shoptasks.hookspecs import hookimpl\n@hookimpl\ndef register_tasks(register): register(object)\n",
                          "half = half_written\nmissing = not_installed_anywhere")
     r = shoptasks("tasks", env=env)
     assert r.returncode == 2 and all(t in r.stdout for t in TASKS)      # listed, and the broken ones make it fail
@@ -36,7 +36,7 @@ def test_a_broken_plugin_is_reported_and_the_others_work(tmp_path):
         "shoptasks: broken plugin 'missing': ModuleNotFoundError: No module named 'not_installed_anywhere'"]
 
 def test_two_plugins_with_one_task_name_are_refused(backbone, tmp_path):
-    env = install_plugin(tmp_path/"site", "my_sentiment", "from shoptasks.plugins import hookimpl\n"
+    env = install_plugin(tmp_path/"site", "my_sentiment", "from shoptasks.hookspecs import hookimpl\n"
                          "from shoptasks_reviews import ReviewSentiment\n"
                          "class Mine(ReviewSentiment): description = 'my own sentiment'\n"
                          "@hookimpl\ndef register_tasks(register): register(Mine)\n", "mine = my_sentiment")
@@ -53,7 +53,7 @@ def test_two_plugins_with_one_task_name_are_refused(backbone, tmp_path):
     assert r.returncode == 0 and "review-sentiment      classify  mine" in r.stdout, r.stderr
 
 def test_a_plugin_that_registers_nothing_is_reported(tmp_path):
-    env = install_plugin(tmp_path/"site", "typo_plugin", "from shoptasks.plugins import hookimpl\n"
+    env = install_plugin(tmp_path/"site", "typo_plugin", "from shoptasks.hookspecs import hookimpl\n"
                          "@hookimpl\ndef register_task(register): pass\n", "typo = typo_plugin")
     r = shoptasks("tasks", env=env)
     assert r.returncode == 2
@@ -154,7 +154,7 @@ def test_evaluate_and_predict_need_a_fine_tuned_run(backbone, tmp_path):
     assert "out.txt: the output must be a .csv or .jsonl file" in msg and not (tmp_path/"out.txt").exists()
 
 DEPARTMENT_PLUGIN = """
-from shoptasks.plugins import hookimpl
+from shoptasks.hookspecs import hookimpl
 from shoptasks.tasks import ClassificationTask, age_band
 
 class ReviewDepartment(ClassificationTask):

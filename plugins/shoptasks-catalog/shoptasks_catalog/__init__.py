@@ -4,7 +4,7 @@ Reads the Flipkart products CSV as it is published (the category path in `produc
 a JSON list holding "Top >> Sub >> ..."), the sample shop's `products.csv`, or any CSV/JSONL whose
 columns are mapped; a label may be a plain category or a " >> " path, of which the top level counts."""
 import json
-from shoptasks.plugins import hookimpl
+from shoptasks.hookspecs import hookimpl
 from shoptasks.tasks import ClassificationTask
 
 def top_category(value) -> str:

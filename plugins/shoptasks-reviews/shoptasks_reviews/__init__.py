@@ -3,7 +3,7 @@
 Both read the Women's E-Commerce Clothing Reviews CSV as it is published, the sample shop's
 `reviews.csv`, or any CSV/JSONL whose columns are mapped (`--column text=body --column label=stars`).
 Rows carry two segments: the reviewer's age band and the product's department."""
-from shoptasks.plugins import hookimpl
+from shoptasks.hookspecs import hookimpl
 from shoptasks.tasks import ClassificationTask, age_band, category
 
 POSITIVE, NEGATIVE = {"1", "1.0", "true", "yes", "positive", "recommended"}, {"0", "0.0", "false", "no", "negative", "not recommended"}

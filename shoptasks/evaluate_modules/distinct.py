@@ -1,0 +1,2 @@
+"Distinct as a local evaluate module: `evaluate.load('path/to/distinct.py')`; the metric itself is in nbs/06_metrics."
+from shoptasks.metrics import Distinct

@@ -1,0 +1,2 @@
+"Length as a local evaluate module: `evaluate.load('path/to/length.py')`; the metric itself is in nbs/06_metrics."
+from shoptasks.metrics import Length

@@ -1,0 +1,2 @@
+"Rouge as a local evaluate module: `evaluate.load('path/to/rouge.py')`; the metric itself is in nbs/06_metrics."
+from shoptasks.metrics import Rouge
