@@ -144,8 +144,8 @@ def parser() -> argparse.ArgumentParser:
     _add_task_data_args(p, data=False)
     p.add_argument("--model", required=True, help="fine-tuning run directory")
     p.add_argument("--input", required=True, help="CSV or JSONL (optionally .gz) of rows to label")
-    p.add_argument("--output", required=True, help=".csv or .jsonl to write: the input's columns, prediction, "
-                   "probability")
+    p.add_argument("--output", required=True, help=".csv or .jsonl to write: the input's columns, then the task's "
+                   "outputs (a label and its probability, or a generated text and its score)")
     p.add_argument("--keep-columns", type=_column_list, metavar="COL,COL",
                    help="write only these input columns (default: all)")
 
@@ -191,7 +191,7 @@ def run(args) -> None:
         from shoptasks.finetune import predict
         r = predict(args.task, args.model, args.input, args.output, dict(args.columns), args.keep_columns)
         skipped = f"; {r['skipped_empty']} rows with an empty text skipped" if r["skipped_empty"] else ""
-        print(f"{r['rows']} rows labelled into {r['output']}{skipped}")
+        print(f"{r['rows']} rows predicted into {r['output']}{skipped}")
     elif args.command == "generate":
         from shoptasks.pretraining import generate
         for s in generate(args.model, args.prompt, args.n, args.max_new_tokens, args.temperature, args.top_k, args.greedy, args.seed):

@@ -74,7 +74,7 @@ def split_report(task: Task, examples, outputs, loss, baseline) -> dict:
     refs, pred, base = examples.labels(), task.predict(outputs)[0], baseline.predict(examples.rows)
     return dict(split=examples.split, source=examples.source, rows=len(examples), skipped_empty=examples.skipped,
                 shown=list(task.report_metrics), headline=task.headline,
-                skipped_unlabelled=examples.unlabelled, loss=loss, model=task.score(pred, refs),
+                skipped_unlabelled=examples.unlabelled, notes=task.notes(examples), loss=loss, model=task.score(pred, refs),
                 baseline=task.score(base, refs), baseline_name=baseline.name, baseline_params=baseline.get_params(),
                 segments=dict(model=segment_scores(task, pred, examples.rows),
                               baseline=segment_scores(task, base, examples.rows)))
@@ -150,6 +150,7 @@ def format_report(r: dict, task_name: str) -> str:
     width, shown = max(len(name) for _, name in rows) + 2, r["shown"]
     col = max(10, *(len(m) + 2 for m in shown))
     lines = [f"{task_name}: {r['split'] or 'all'} split of {r['source']}, {r['rows']:,} rows{skipped}",
+             *(f"  {what}: {n:,}" for what, n in r.get("notes", {}).items()),
              f"{'':<{width}}" + "".join(f"{m:>{col}}" for m in shown)]
     for who, name in rows: lines.append(f"{name:<{width}}" + "".join(f"{r[who][m]:>{col}.3f}" for m in shown))
     for role, seg in r["segments"]["model"].items():

@@ -12,7 +12,7 @@ import numpy as np, torch
 from tqdm.auto import tqdm
 from .errors import ShoptasksError, check
 from .model import load_pretrained
-from .backbones import attention_for, pad
+from .backbones import attention_for, pad, pooling_for
 from .tasks import Task, _text
 from .trainer import autocast
 
@@ -58,9 +58,12 @@ class GenerationTask(Task):
 
     def build(self, backbone, device: str = "cpu") -> tuple:
         "The causal language model at `backbone` (a run or Hugging Face directory) and its tokenizer."
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+        config = load_pretrained(AutoConfig.from_pretrained, backbone)
+        check(pooling_for(config) == "last", f"{backbone}: not a causal language model directory (a generation task "
+                                             f"needs one; this {config.model_type} model is bidirectional)")
         load = partial(AutoModelForCausalLM.from_pretrained, attn_implementation=attention_for(device))
-        model = load_pretrained(load, backbone, "causal language model directory (a generation task needs one)")
+        model = load_pretrained(load, backbone)
         tok = load_pretrained(AutoTokenizer.from_pretrained, backbone, "tokenizer directory")
         if tok.pad_token is None: tok.pad_token = tok.eos_token
         context = getattr(model.config, "max_position_embeddings", 10**9)

@@ -127,6 +127,7 @@ class Task:
     def metrics(self) -> dict: raise NotImplementedError
     def score(self, predicted, references, names=None) -> dict: raise NotImplementedError
     def baseline(self): raise NotImplementedError
+    def notes(self, examples) -> dict: return {}
 
 def _text(v) -> str: return "" if v is None else str(v).strip()
 

@@ -82,7 +82,7 @@ def test_finetune_evaluate_predict_on_real_reviews(shared_data, backbone, tmp_pa
 
     r = cli("predict", "review-sentiment", "--model", tmp_path/"run", "--input", data, "--output", tmp_path/"p.csv")
     assert r.returncode == 0, r.stderr
-    assert f"{n} rows labelled" in r.stdout and f"{600 - n} rows with an empty text skipped" in r.stdout
+    assert f"{n} rows predicted into" in r.stdout and f"{600 - n} rows with an empty text skipped" in r.stdout
     with open(tmp_path/"p.csv", newline="") as f: preds = list(csv.DictReader(f))
     assert len(preds) == n and {p["prediction"] for p in preds} <= {"negative", "positive"}
     assert all(0.5 <= float(p["probability"]) <= 1 for p in preds)

@@ -1,19 +1,27 @@
-"""Catalogue tasks for shoptasks: the top-level category of a product from its name and description.
+"""Catalogue tasks for shoptasks: a product's top-level category, and its description written from its fields.
 
-Reads the Flipkart products CSV as it is published (the category path in `product_category_tree`,
-a JSON list holding "Top >> Sub >> ..."), the sample shop's `products.csv`, or any CSV/JSONL whose
-columns are mapped; a label may be a plain category or a " >> " path, of which the top level counts."""
-import json
+Both read the Flipkart products CSV as it is published (the category path in `product_category_tree`, a
+JSON list holding "Top >> Sub >> ..."; the specifications as a Ruby-hash-like string), the sample shop's
+`products.csv`, or any CSV/JSONL whose columns are mapped; a label may be a plain category or a " >> "
+path, of which the top level counts."""
+import json, re
 from shoptasks.hookspecs import hookimpl
 from shoptasks.tasks import ClassificationTask
+from shoptasks.generation import GenerationTask
 
-def top_category(value) -> str:
-    """The first level of a category path: '["Watches >> Wrist Watches"]' and 'Watches > Men' give 'Watches'."""
+def category_levels(value) -> list:
+    """The levels of a category path: '["Watches >> Wrist Watches >> Titan 123..."]' and 'Watches > Men' give their
+    levels, without a last level cut off with '...' (Flipkart ends its paths with the product's truncated name)."""
     v = str(value or "").strip()
     if v.startswith("["):
         try: v = str((json.loads(v) or [""])[0])
         except json.JSONDecodeError: v = v.strip('[]"')
-    return v.split(">>")[0].split(" > ")[0].strip()
+    levels = [l.strip() for l in re.split(r">>| > ", v) if l.strip()]
+    return levels[:-1] if len(levels) > 1 and levels[-1].endswith("...") else levels
+
+def top_category(value) -> str:
+    """The first level of a category path: '["Watches >> Wrist Watches"]' and 'Watches > Men' give 'Watches'."""
+    return (category_levels(value) or [""])[0]
 
 class ProductCategory(ClassificationTask):
     name = "product-category"
@@ -28,6 +36,40 @@ class ProductCategory(ClassificationTask):
         if not top: raise ValueError("expected a category or a category path")
         return top
 
+SPECIFICATION = re.compile(r'\{(?:"key"=>"((?:[^"\\]|\\.)*)", )?"value"=>"((?:[^"\\]|\\.)*)"\}')
+
+def specifications(value) -> list | None:
+    """The (key, value) pairs of Flipkart's `{"product_specification"=>[{"key"=>"Color", "value"=>"Blue"}, ...]}`,
+    read without `eval` (a value without a key has key ''); None when the text holds no pair (malformed or nil)."""
+    pairs = [(k.strip(), v.strip()) for k, v in SPECIFICATION.findall(str(value or "")) if v.strip()]
+    return pairs or None
+
+class ProductDescription(GenerationTask):
+    name = "product-description"
+    description = "A product's description, written from its name, brand, category and specifications."
+    sample = "products.csv"
+    columns = dict(name=("product_name", "title"), brand=("brand",), category=("product_category_tree", "category"),
+                   specifications=("product_specifications",), colour=("colour",), material=("material",),
+                   size=("size",), price=("discounted_price", "price"), label=("description",))
+    text_roles = ("name", "brand", "category", "specifications", "colour", "material", "size", "price")
+    optional = text_roles[1:]
+    target_field = "<|description|>"
+
+    def prompt(self, row) -> str:
+        v = row["inputs"]
+        attributes = [*(specifications(v.get("specifications")) or []),
+                      *((k, v[k]) for k in ("colour", "material", "size") if v.get(k))]
+        parts = [("<|title|>", v.get("name")), ("<|brand|>", v.get("brand")),
+                 ("<|category|>", " > ".join(category_levels(v.get("category")))),
+                 ("<|attributes|>", "; ".join(f"{k}: {x}" if k else x for k, x in attributes)), ("<|price|>", v.get("price"))]
+        return "".join(f"{field}{x}" for field, x in parts if x) + self.target_field
+
+    def notes(self, examples) -> dict:
+        "How many rows have specifications that could not be read (malformed, or nil): they are used without them."
+        bad = sum(1 for r in examples.rows if r["inputs"].get("specifications") and not specifications(r["inputs"]["specifications"]))
+        return {"rows with unreadable specifications": bad} if "specifications" in examples.columns else {}
+
 @hookimpl
 def register_tasks(register):
     register(ProductCategory)
+    register(ProductDescription)
