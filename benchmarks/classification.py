@@ -41,7 +41,7 @@ def hf_trainer(task_name: str, data, path: str, epochs: float, out: Path) -> dic
     trainer = Trainer(model=model, args=args, train_dataset=dataset(train), data_collator=DataCollatorWithPadding(tok))
     t = time.perf_counter(); trainer.train(); train_s = time.perf_counter() - t
     pred = trainer.predict(dataset(test)).predictions.argmax(-1)
-    return dict(train_s=train_s, steps=trainer.state.global_step, **task.score([task.labels[i] for i in pred], test.labels()))
+    return dict(train_s=train_s, steps=trainer.state.global_step, **task.score([task.labels[i] for i in pred], test.rows))
 
 
 def gap(report, who):

@@ -14,14 +14,15 @@ from .model import load_pretrained
 
 # %% ../nbs/05a_backbones.ipynb #cdb6da23
 def attention_for(device: str) -> str | None:
-    "The attention implementation to ask Hugging Face models for on `device`: eager on the CPU, their default elsewhere."
+    "The attention implementation to ask Hugging Face models for on `device`: eager on the CPU, the default elsewhere."
     return "eager" if torch.device(device).type == "cpu" else None
 
 def load_backbone(path, device: str = "cpu"):
     "The backbone (a model giving hidden states) and tokenizer of a run or Hugging Face model directory."
     from functools import partial
     from transformers import AutoModel, AutoTokenizer
-    model = without_pooler(load_pretrained(partial(AutoModel.from_pretrained, attn_implementation=attention_for(device)), path))
+    load = partial(AutoModel.from_pretrained, attn_implementation=attention_for(device))
+    model = without_pooler(load_pretrained(load, path))
     tok = load_pretrained(AutoTokenizer.from_pretrained, path, "tokenizer directory")
     if tok.pad_token is None: tok.pad_token = tok.eos_token
     return model, tok
@@ -34,7 +35,8 @@ def without_pooler(model):
 
 def pooling_for(config) -> str:
     "`last` (token) for a causal backbone, `mean` for a bidirectional one."
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as causal_lm, MODEL_FOR_MASKED_LM_MAPPING_NAMES as masked_lm
+    from transformers.models.auto.modeling_auto import (MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as causal_lm,
+                                                        MODEL_FOR_MASKED_LM_MAPPING_NAMES as masked_lm)
     causal = getattr(config, "causal", None)
     if causal is None: causal = config.model_type in causal_lm and config.model_type not in masked_lm
     return "last" if causal else "mean"

@@ -69,13 +69,16 @@ def _prepare(out: Path, cfg: FinetuneConfig, tok, info: dict):
         write_atomic(staging/FINETUNE_CONFIG, json.dumps(asdict(cfg), indent=1))
 
 # %% ../nbs/07_finetune.ipynb #a9c735ab
-def split_report(task: Task, examples, outputs, loss, baseline) -> dict:
-    "The model's (from its `outputs` and `loss`) and the baseline's scores on `examples`, overall and per segment."
-    refs, pred, base = examples.labels(), task.predict(outputs)[0], baseline.predict(examples.rows)
+def split_report(task: Task, examples, outputs, loss, baseline, variants: dict | None = None) -> dict:
+    """The model's (from its `outputs` and `loss`) and the baseline's scores on `examples`, overall and per segment,
+    and those of the task's other ways of predicting (`variants`: name -> outputs)."""
+    pred, base = task.predict(outputs)[0], baseline.predict(examples.rows)
     return dict(split=examples.split, source=examples.source, rows=len(examples), skipped_empty=examples.skipped,
-                shown=list(task.report_metrics), headline=task.headline,
-                skipped_unlabelled=examples.unlabelled, notes=task.notes(examples), loss=loss, model=task.score(pred, refs),
-                baseline=task.score(base, refs), baseline_name=baseline.name, baseline_params=baseline.get_params(),
+                skipped_unlabelled=examples.unlabelled, notes=task.notes(examples), shown=list(task.report_metrics),
+                headline=task.headline, loss=loss, model=task.score(pred, examples.rows),
+                baseline=task.score(base, examples.rows), baseline_name=baseline.name,
+                baseline_params=baseline.get_params(),
+                variants={n: task.score(task.predict(o)[0], examples.rows) for n, o in (variants or {}).items()},
                 segments=dict(model=segment_scores(task, pred, examples.rows),
                               baseline=segment_scores(task, base, examples.rows)))
 
@@ -125,6 +128,8 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
     if rank != 0: return None
     if trainer.best and trainer.best["step"] != trainer.step: read_checkpoint(out/trainer.best["name"], model)
     val_out, test_out = (task.infer(model, tok, x.rows, trainer.precision, quiet) for x in (val, test))
+    variants = {n: task.infer(model, tok, test.rows, trainer.precision, quiet, **o)[0]
+                for n, o in task.report_variants.items()}
     task.calibrate(val_out[0], val.rows, train.rows)
     info.update(task.state())
     t = time.perf_counter()
@@ -133,7 +138,8 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
     report = dict(task=task.name, backbone=str(cfg.backbone), steps=trainer.step, epochs=trainer.step / steps_per_epoch,
                   train_time_s=trainer.elapsed, baseline_fit_s=baseline_s, precision=trainer.precision, processes=world,
                   stop_reason=trainer.stop_reason,
-                  val=split_report(task, val, *val_out, baseline), test=split_report(task, test, *test_out, baseline),
+                  val=split_report(task, val, *val_out, baseline),
+                  test=split_report(task, test, *test_out, baseline, variants),
                   wall_time_s=time.perf_counter() - started)
     write_atomic(out/TASK_INFO, json.dumps({**info, "baseline": baseline.get_params()}, indent=1))
     write_atomic(out/"metrics.json", json.dumps(report, indent=1))
@@ -146,13 +152,16 @@ def format_report(r: dict, task_name: str) -> str:
     skips = ((r["skipped_empty"], "with an empty text"), (r.get("skipped_unlabelled", 0), "without a label"))
     skipped = "".join(f", {n:,} rows of the file {why} skipped" for n, why in skips if n)
     params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["baseline_params"].items())
-    rows = (("model", "model"), ("baseline", f"baseline: {r['baseline_name']}" + (f" ({params})" if params else "")))
+    rows = (("model", "model"), *((n, n) for n in r.get("variants", {})),
+            ("baseline", f"baseline: {r['baseline_name']}" + (f" ({params})" if params else "")))
     width, shown = max(len(name) for _, name in rows) + 2, r["shown"]
     col = max(10, *(len(m) + 2 for m in shown))
     lines = [f"{task_name}: {r['split'] or 'all'} split of {r['source']}, {r['rows']:,} rows{skipped}",
              *(f"  {what}: {n:,}" for what, n in r.get("notes", {}).items()),
              f"{'':<{width}}" + "".join(f"{m:>{col}}" for m in shown)]
-    for who, name in rows: lines.append(f"{name:<{width}}" + "".join(f"{r[who][m]:>{col}.3f}" for m in shown))
+    for who, name in rows:
+        scores = r["variants"][who] if who in r.get("variants", {}) else r[who]
+        lines.append(f"{name:<{width}}" + "".join(f"{scores[m]:>{col}.3f}" for m in shown))
     for role, seg in r["segments"]["model"].items():
         b = r["segments"]["baseline"].get(role)
         groups = ", ".join(f"{g} {v['score']:.3f} (n={v['n']})" for g, v in seg["groups"].items())
@@ -193,13 +202,16 @@ def evaluate(task: str, model, data=None, split: str = "test", columns: dict | N
     fitted = info.get("baseline", {"C": info.get("baseline_C")})       # runs before 0.1.0's kinds kept only C
     baseline = t.baseline().set_params(**fitted)
     baseline.fit(t.load(data, "train", columns).rows, t.load(data, "val", columns).rows)
-    outputs, loss = t.infer(m, tok, examples.rows, pick_precision("auto"), quiet)
-    return split_report(t, examples, outputs, loss, baseline)
+    precision = pick_precision("auto")
+    outputs, loss = t.infer(m, tok, examples.rows, precision, quiet)
+    variants = {n: t.infer(m, tok, examples.rows, precision, quiet, **o)[0] for n, o in t.report_variants.items()}
+    return split_report(t, examples, outputs, loss, baseline, variants)
 
 def predict(task: str, model, input, output, columns: dict | None = None, keep_columns: list | None = None,
-            quiet: bool = True) -> dict:
-    """Predict every row of `input` with the fine-tuned `model` run; write each row's columns (all, or `keep_columns`)
-    and the task's output columns (a label and its probability, say) to `output`, so they join back to the shop's ids."""
+            options: dict | None = None, quiet: bool = True) -> dict:
+    """Predict every row of `input` with the fine-tuned `model` run (with the task's prediction `options`, such as a
+    generation task's decoding); write each row's columns (all, or `keep_columns`) and the task's outputs (a label and
+    its probability, say) to `output`, so they join back to the shop's ids."""
     fmt = corpus_format(output)
     check(fmt in ("csv", "jsonl") and not str(output).endswith(".gz"), f"{output}: the output must be a .csv or .jsonl file")
     m, tok, t, _ = load_finetuned(model, task)
@@ -208,14 +220,14 @@ def predict(task: str, model, input, output, columns: dict | None = None, keep_c
     if clash:
         raise ShoptasksError(f"{input} already has a column {clash[0]!r}: choose the columns to keep with "
                              "--keep-columns")
-    predictions, scores = t.predict(t.infer(m, tok, examples.rows, pick_precision("auto"), quiet)[0])
-    rows = [dict(r["fields"], **dict(zip(t.output_columns, (p, round(s, 4)))))
-            for r, p, s in zip(examples.rows, predictions, scores)]
+    outputs = t.output_rows(t.infer(m, tok, examples.rows, pick_precision("auto"), quiet, **(options or {}))[0])
+    rows = [dict(r["fields"], **o) for r, o in zip(examples.rows, outputs)]
+    names = list(dict.fromkeys(k for o in outputs for k in o))
     if fmt == "jsonl": text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     else:
         import csv, io
         buf = io.StringIO()
-        w = csv.DictWriter(buf, [*examples.fields, *t.output_columns], lineterminator="\n")
+        w = csv.DictWriter(buf, [*examples.fields, *names], lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
         text = buf.getvalue()

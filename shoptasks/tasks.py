@@ -49,6 +49,8 @@ class Task:
     sample: str | None = None
     headline: str = ""
     report_metrics: tuple = ()
+    segment_metrics: tuple = ()
+    report_variants: dict = {}
     output_columns: tuple = ("prediction", "score")
 
     def parse_label(self, value):
@@ -117,15 +119,19 @@ class Task:
     def n_targets(self, features: dict) -> int: return 1
     def collate(self, features: list, tokenizer) -> dict: raise NotImplementedError
     def loss(self, outputs, labels): raise NotImplementedError
-    def infer(self, model, tokenizer, rows, precision: str = "fp32", quiet: bool = True) -> tuple: raise NotImplementedError
+    def infer(self, model, tokenizer, rows, precision: str = "fp32", quiet: bool = True, **options) -> tuple:
+        raise NotImplementedError
     def validate(self, model, tokenizer, rows, precision: str = "fp32") -> dict: raise NotImplementedError
     def predict(self, outputs) -> tuple[list, list]: raise NotImplementedError
+    def output_rows(self, outputs) -> list:
+        "What `predict` writes for each row: by default the prediction and its score under `output_columns`."
+        return [dict(zip(self.output_columns, (p, round(s, 4)))) for p, s in zip(*self.predict(outputs))]
     def calibrate(self, outputs, rows, train_rows): pass
     def state(self) -> dict: return {}
     def load_state(self, state: dict):
         for k in self.state(): setattr(self, k, state[k])
     def metrics(self) -> dict: raise NotImplementedError
-    def score(self, predicted, references, names=None) -> dict: raise NotImplementedError
+    def score(self, predicted, rows, names=None) -> dict: raise NotImplementedError
     def baseline(self): raise NotImplementedError
     def notes(self, examples) -> dict: return {}
 
@@ -165,11 +171,13 @@ class ClassificationTask(Task):
         "Fix the label set from `train` (where the task has none) and check that `others` use no other label."
         if train is not None and self.labels is None: self.labels = sorted(set(train.labels()))
         if train is not None:
-            check(len(self.labels) >= 2, f"{train.source}: the training split has only one label ({', '.join(self.labels)})")
+            check(len(self.labels) >= 2,
+                  f"{train.source}: the training split has only one label ({', '.join(self.labels)})")
         for split in others:
             bad = next((r for r in split.rows if r["label"] not in self.labels), None)
-            if bad: raise ShoptasksError(f"{split.source}: line {bad['line']}: label {bad['label']!r} is not one the model "
-                                         f"knows ({', '.join(self.labels)})")
+            if bad:
+                raise ShoptasksError(f"{split.source}: line {bad['line']}: label {bad['label']!r} is not one the model "
+                                     f"knows ({', '.join(self.labels)})")
 
     def build(self, backbone, device: str = "cpu") -> tuple:
         "The backbone at `backbone` with this task's head on its pooled states, and its tokenizer."
@@ -205,8 +213,9 @@ class ClassificationTask(Task):
     def loss(self, logits, labels): return F.cross_entropy(logits.float(), labels)
 
     @torch.no_grad()
-    def infer(self, model, tokenizer, rows, precision: str = "fp32", quiet: bool = True) -> tuple:
+    def infer(self, model, tokenizer, rows, precision: str = "fp32", quiet: bool = True, **options) -> tuple:
         "The logits `(rows, labels)` of `rows`, in their order, and the mean loss (None without labels)."
+        if options: raise ShoptasksError(f"{self.name} takes no prediction options (got {', '.join(options)})")
         was_training, device = model.training, next(model.parameters()).device
         model.eval()
         feats = [self.encode(r, tokenizer) for r in rows]
@@ -224,7 +233,7 @@ class ClassificationTask(Task):
     def validate(self, model, tokenizer, rows, precision: str = "fp32") -> dict:
         "Loss, accuracy and macro-F1 of `model` on `rows`, for the trainer's periodic evaluation."
         logits, loss = self.infer(model, tokenizer, rows, precision)
-        return dict(loss=loss, **self.score(self.predict(logits)[0], [r["label"] for r in rows], self.report_metrics))
+        return dict(loss=loss, **self.score(self.predict(logits)[0], rows, self.report_metrics))
 
     def predict(self, logits) -> tuple[list, list]:
         logits = logits.float() + (torch.tensor(self.bias) if self.bias else 0)
@@ -234,13 +243,14 @@ class ClassificationTask(Task):
     def calibrate(self, logits, rows, train_rows, taus=(0.0, 0.25, 0.5, 0.75, 1.0, 1.5)):
         "Set `bias` to the logit adjustment `-tau * log(prior)` whose `tau` gives the best macro-F1 on `rows`."
         counts = torch.tensor([sum(r["label"] == l for r in train_rows) for l in self.labels], dtype=torch.float)
-        log_prior, refs, self.bias = (counts.clamp(min=1) / counts.sum()).log(), [r["label"] for r in rows], None
+        log_prior, self.bias = (counts.clamp(min=1) / counts.sum()).log(), None
         def score(tau):
             self.bias = (-tau * log_prior).tolist()
-            return self.score(self.predict(logits)[0], refs, [self.headline])[self.headline]
+            return self.score(self.predict(logits)[0], rows, [self.headline])[self.headline]
         self.bias = (-max(taus, key=score) * log_prior).tolist()
 
-    def state(self) -> dict: return dict(labels=self.labels, max_length=self.max_length, bias=self.bias, pooling=self.pooling)
+    def state(self) -> dict:
+        return dict(labels=self.labels, max_length=self.max_length, bias=self.bias, pooling=self.pooling)
 
     def metrics(self) -> dict:
         "The `evaluate` modules by name, loaded once per task."
@@ -249,8 +259,9 @@ class ClassificationTask(Task):
             self._metrics = {n: load_metric(n) for n in ("accuracy", "macro_f1", "per_class", "confusion_matrix")}
         return self._metrics
 
-    def score(self, predicted, references, names=None) -> dict:
-        ids = self.label_ids()
+    def score(self, predicted, rows, names=None) -> dict:
+        "The metrics (all, or those `names`) of the labels `predicted` for `rows`."
+        ids, references = self.label_ids(), [r["label"] for r in rows]
         unknown = sorted(set(references) - set(ids))
         if unknown: raise ShoptasksError(f"label {unknown[0]!r} is not one the model knows ({', '.join(self.labels)})")
         p, r = [ids[x] for x in predicted], [ids[x] for x in references]

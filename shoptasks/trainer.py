@@ -169,7 +169,8 @@ def removed_on_failure(out: Path, resume: bool = False):
     try: yield
     except (Exception, KeyboardInterrupt) as e:
         stopped_training = isinstance(e, Interrupted)             # Ctrl-C once training started: keep for --resume
-        if new and not stopped_training and os.environ.get("RANK", "0") == "0" and out.exists() and not checkpoints(out):
+        rank0 = os.environ.get("RANK", "0") == "0"
+        if new and not stopped_training and rank0 and out.exists() and not checkpoints(out):
             shutil.rmtree(out, ignore_errors=True)
         raise
 

@@ -1,33 +1,71 @@
 """Generation tasks end to end through the same driver as classification: product descriptions on the sample shop
-and on Flipkart Products (CC BY-SA 4.0, ../shared/data), with the retrieval baseline on the same test rows."""
+and on Flipkart Products (CC BY-SA 4.0, ../shared/data), beside the retrieval baseline on the same test rows, with
+and without the guard against invented attributes."""
 import csv, json
+import pytest
 from conftest import cli, one_line_error
 
-def finetune(data_args, backbone, out, *extra):
-    return cli("finetune", "product-description", *data_args, "--backbone", backbone, "--out", out, "--max-steps", "6",
-               "--batch-size", "8", "--eval-every", "6", "--lr", "3e-3", *extra)
+def finetune(data_args, backbone, out, steps="6", *extra):
+    return cli("finetune", "product-description", *data_args, "--backbone", backbone, "--out", out,
+               "--max-steps", steps, "--batch-size", "16", "--eval-every", steps, "--lr", "3e-3", *extra)
 
-def test_product_description_on_the_sample_shop(backbone, shop_dir, tmp_path):
-    r = finetune(["--data", shop_dir/"products.csv"], backbone, tmp_path/"run")
+@pytest.fixture(scope="module")
+def described(backbone, shop_dir, tmp_path_factory):
+    "product-description fine-tuned for 120 steps on the sample shop, and what it printed."
+    out = tmp_path_factory.mktemp("described")/"run"
+    r = finetune(["--data", shop_dir/"products.csv"], backbone, out, "120")
     assert r.returncode == 0, r.stderr
-    assert "rouge_l" in r.stdout and "baseline: nearest training row (TF-IDF)" in r.stdout
-    report = json.loads((tmp_path/"run"/"metrics.json").read_text())["test"]
+    return out, r.stdout
+
+def test_product_description_on_the_sample_shop(described, shop_dir, tmp_path):
+    run, stdout = described
+    assert "rouge_l" in stdout and "model + guard" in stdout and "baseline: nearest training row (TF-IDF)" in stdout
+    report = json.loads((run/"metrics.json").read_text())["test"]
     assert report["rows"] == 40 and report["shown"][0] == "rouge_l" and 0 <= report["model"]["rouge_l"] <= 1
     assert report["baseline"]["rouge_l"] > 0.3                       # the sample's descriptions share their phrasing
-    info = json.loads((tmp_path/"run"/"task.json").read_text())
-    assert info["task"] == "product-description" and info["max_prompt"] + info["max_target"] < 64   # fits tiny's context
+    info = json.loads((run/"task.json").read_text())
+    assert info["max_prompt"] + info["max_target"] < 64                # fits the tiny model's context
+    assert "Tidewater" in info["vocabulary"]["brand"] and "cotton" in info["vocabulary"]["material"]
 
-    again = cli("evaluate", "product-description", "--model", tmp_path/"run", "--data", shop_dir/"products.csv", "--json")
+    again = cli("evaluate", "product-description", "--model", run, "--data", shop_dir/"products.csv", "--json")
     assert again.returncode == 0, again.stderr
     again = json.loads(again.stdout)
-    assert again["model"] == report["model"] and again["baseline"] == report["baseline"]   # greedy: the same texts
+    assert again["model"] == report["model"] and again["variants"] == report["variants"]   # greedy, seeded samples
 
-    r = cli("predict", "product-description", "--model", tmp_path/"run", "--input", shop_dir/"products.csv",
-            "--output", tmp_path/"descriptions.csv", "--keep-columns", "item_id")
+def test_the_guard_lowers_the_invented_rate(described):
+    run, _ = described
+    report = json.loads((run/"metrics.json").read_text())["test"]
+    plain, guarded = report["model"], report["variants"]["model + guard"]
+    assert plain["invented_rate"] > 0 and guarded["invented_rate"] < plain["invented_rate"], (plain, guarded)
+    groups = report["segments"]["model"]
+    assert groups == {}                                              # products carry no segment
+
+def test_predict_writes_texts_alternatives_and_the_guard(described, shop_dir, tmp_path):
+    run, _ = described
+    r = cli("predict", "product-description", "--model", run, "--input", shop_dir/"products.csv", "--output",
+            tmp_path/"d.csv", "--keep-columns", "item_id")
     assert r.returncode == 0, r.stderr
-    with open(tmp_path/"descriptions.csv", newline="") as f: rows = list(csv.DictReader(f))
+    with open(tmp_path/"d.csv", newline="") as f: rows = list(csv.DictReader(f))
     assert len(rows) == 200 and list(rows[0]) == ["item_id", "generated", "score"]
     assert all(float(x["score"]) <= 0 for x in rows)                 # mean log-probabilities
+    r = cli("predict", "product-description", "--model", run, "--input", shop_dir/"products.csv", "--output",
+            tmp_path/"g.jsonl", "--keep-columns", "item_id", "--num-beams", "3", "--num-return-sequences", "2",
+            "--guard")
+    assert r.returncode == 0, r.stderr
+    first = json.loads((tmp_path/"g.jsonl").read_text().splitlines()[0])
+    assert list(first)[:5] == ["item_id", "generated", "score", "generated_2", "score_2"]
+    assert first["guard"] in ("kept", "changed", "all invent") and "invented" in first
+
+@pytest.mark.parametrize("flags,fragment", [
+    (["--max-new-tokens", "0"], "max_new_tokens must be > 0, not 0"),
+    (["--num-beams", "0"], "num_beams must be >= 1, not 0"),
+    (["--sample", "--temperature", "0"], "temperature must be > 0 when sampling, not 0.0"),
+])
+def test_bad_decoding_options(described, shop_dir, tmp_path, flags, fragment):
+    run, _ = described
+    msg = one_line_error(cli("predict", "product-description", "--model", run, "--input", shop_dir/"products.csv",
+                             "--output", tmp_path/"d.csv", *flags))
+    assert fragment in msg and not (tmp_path/"d.csv").exists()
 
 def test_product_description_on_flipkart(shared_data, backbone, tmp_path):
     r = finetune(["--data", shared_data/"flipkart_products"/"products.csv"], backbone, tmp_path/"run")
@@ -36,7 +74,9 @@ def test_product_description_on_flipkart(shared_data, backbone, tmp_path):
     assert report["rows"] == 210
     assert report["notes"] == {"rows with unreadable specifications": 1}      # one of the four nil ones is a test row
     assert "  rows with unreadable specifications: 1" in r.stdout
-    assert report["baseline"]["rouge_l"] > 0.5                       # retrieval: 0.570 on all test rows
+    assert report["baseline"]["rouge_l"] > 0.5                       # retrieval: .570 on all test rows
+    vocabulary = json.loads((tmp_path/"run"/"task.json").read_text())["vocabulary"]
+    assert "Multicolor" in vocabulary["colour"] and "Ceramic" in vocabulary["material"]   # from the specifications
 
 def test_a_classification_run_is_not_a_generation_run(backbone, shop_dir, tmp_path):
     r = cli("finetune", "review-sentiment", "--data", shop_dir/"reviews.csv", "--backbone", backbone, "--out",
@@ -44,10 +84,13 @@ def test_a_classification_run_is_not_a_generation_run(backbone, shop_dir, tmp_pa
     assert r.returncode == 0, r.stderr
     msg = one_line_error(cli("evaluate", "product-description", "--model", tmp_path/"cls"))
     assert "was fine-tuned for 'review-sentiment', not 'product-description'" in msg
+    msg = one_line_error(cli("predict", "review-sentiment", "--model", tmp_path/"cls", "--input",
+                             shop_dir/"reviews.csv", "--output", tmp_path/"p.csv", "--num-beams", "2"))
+    assert "review-sentiment takes no prediction options (got num_beams)" in msg
 
 def test_a_masked_backbone_cannot_generate(shop_dir, tmp_path):
-    r = cli("pretrain", "--data", shop_dir/"corpus.txt", "--out", tmp_path/"mlm", "--preset", "tiny", "--vocab-size", "400",
-            "--objective", "masked", "--max-steps", "2", "--eval-every", "2", "--no-compile")
+    r = cli("pretrain", "--data", shop_dir/"corpus.txt", "--out", tmp_path/"mlm", "--preset", "tiny",
+            "--vocab-size", "400", "--objective", "masked", "--max-steps", "2", "--eval-every", "2", "--no-compile")
     assert r.returncode == 0, r.stderr
     msg = one_line_error(finetune(["--data", shop_dir/"products.csv"], tmp_path/"mlm", tmp_path/"run"))
     assert ("not a causal language model directory (a generation task needs one; this shoptasks model is "

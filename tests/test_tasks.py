@@ -121,8 +121,8 @@ def fails(*argv) -> str: return one_line_error(cli(*argv))
 
 def test_unknown_task(backbone, tmp_path):
     msg = fails("finetune", "review-sentimnet", "--backbone", backbone, "--out", tmp_path/"run", "--max-steps", "1")
-    assert ("unknown task 'review-sentimnet' (known: product-category, review-rating, review-sentiment; tasks come "
-            "from installed plugins, entry-point group 'shoptasks')") in msg
+    assert ("unknown task 'review-sentimnet' (known: product-category, product-description, review-rating, "
+            "review-sentiment; tasks come from installed plugins, entry-point group 'shoptasks')") in msg
     assert not (tmp_path/"run").exists()
 
 def test_misnamed_and_missing_columns(backbone, tmp_path):

@@ -54,6 +54,16 @@ class ProductDescription(GenerationTask):
     text_roles = ("name", "brand", "category", "specifications", "colour", "material", "size", "price")
     optional = text_roles[1:]
     target_field = "<|description|>"
+    attribute_roles = dict(brand="brand", colour="colour", material="material", size="size")
+    SPECIFIED = {"brand": "brand", "color": "colour", "colour": "colour", "material": "material", "fabric": "material",
+                 "size": "size"}
+
+    def attributes(self, row) -> dict:
+        "The attribute values of the row's fields and of its specifications (Color, Material, Fabric, Size, Brand)."
+        found = super().attributes(row)
+        for key, value in specifications(row["inputs"].get("specifications")) or []:
+            if key.lower() in self.SPECIFIED: found.setdefault(self.SPECIFIED[key.lower()], []).append(value)
+        return found
 
     def prompt(self, row) -> str:
         v = row["inputs"]
@@ -61,12 +71,14 @@ class ProductDescription(GenerationTask):
                       *((k, v[k]) for k in ("colour", "material", "size") if v.get(k))]
         parts = [("<|title|>", v.get("name")), ("<|brand|>", v.get("brand")),
                  ("<|category|>", " > ".join(category_levels(v.get("category")))),
-                 ("<|attributes|>", "; ".join(f"{k}: {x}" if k else x for k, x in attributes)), ("<|price|>", v.get("price"))]
+                 ("<|attributes|>", "; ".join(f"{k}: {x}" if k else x for k, x in attributes)),
+                 ("<|price|>", v.get("price"))]
         return "".join(f"{field}{x}" for field, x in parts if x) + self.target_field
 
     def notes(self, examples) -> dict:
         "How many rows have specifications that could not be read (malformed, or nil): they are used without them."
-        bad = sum(1 for r in examples.rows if r["inputs"].get("specifications") and not specifications(r["inputs"]["specifications"]))
+        given = [r["inputs"].get("specifications") for r in examples.rows]
+        bad = sum(1 for v in given if v and not specifications(v))
         return {"rows with unreadable specifications": bad} if "specifications" in examples.columns else {}
 
 @hookimpl
