@@ -31,7 +31,7 @@ def demo(out: str = "runs/demo", minutes: float = 3.0, preset: str = "small", se
         for s in generate(Path(out)/"model", p, n=2, max_new_tokens=48, seed=seed): print("   ", s.replace("\n", " "))
     shutil.rmtree(Path(out)/"tasks", ignore_errors=True)
     for name, (cls, plugin) in task_registry().items():
-        if not cls.sample: continue
+        if not (cls.sample and cls.demo): continue
         print(f"\nfine-tuning {name} (plugin {plugin}) on the sample shop, {DEMO_FINETUNE['max_steps']} steps")
         try: report = finetune(task=name, backbone=str(Path(out)/"model"), out=str(Path(out)/"tasks"/name), seed=seed,
                                quiet=True, **DEMO_FINETUNE)

@@ -152,7 +152,8 @@ class AttributeChecker:
         return found
 
     def check(self, output: str, source: str) -> dict:
-        "By kind: values `output` states and `source` lacks (`invented`), and those of kinds `source` gives (`contradicted`)."
+        """By kind, the values `output` states and `source` lacks (`invented`), and those of them of a kind `source`
+        gives a value of (`contradicted`)."""
         said, given = self.mentions(output), self.mentions(source)
         invented = {k: [v for v in vs if v not in given[k] and not self._occurs(k, v, source)]
                     for k, vs in said.items()}

@@ -96,3 +96,40 @@ def test_a_masked_backbone_cannot_generate(shop_dir, tmp_path):
     assert ("not a causal language model directory (a generation task needs one; this shoptasks model is "
             "bidirectional)") in msg
     assert not (tmp_path/"run").exists()
+
+def real_slice(source, path, lines: int):
+    "The first `lines` lines of a published file, as a file of their own (gzip if it is)."
+    import gzip
+    opener = gzip.open if str(source).endswith(".gz") else open
+    with opener(source, "rt", encoding="utf-8") as f, opener(path, "wt", encoding="utf-8") as out:
+        for _, line in zip(range(lines), f): out.write(line)
+    return path
+
+def short_finetune(task, data, backbone, out, *extra):
+    return cli("finetune", task, *(["--data", data] if data else []), "--backbone", backbone, "--out", out,
+               "--max-steps", "4", "--batch-size", "16", "--eval-every", "4", "--lr", "3e-3", *extra)
+
+def test_product_answer_on_the_sample_shop_and_amazon_qa(shared_data, backbone, tmp_path):
+    r = short_finetune("product-answer", None, backbone, tmp_path/"sample")
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path/"sample"/"metrics.json").read_text())["test"]
+    assert report["rows"] == 240 and set(report["segments"]["model"]["kind"]["groups"]) >= {"colour", "material"}
+    data = real_slice(shared_data/"amazon_qa_appliances"/"qa_Appliances.json.gz", tmp_path/"qa.json.gz", 1000)
+    r = short_finetune("product-answer", data, backbone, tmp_path/"qa")
+    assert r.returncode == 0, r.stderr
+    import ast, gzip
+    rows = [ast.literal_eval(l) for l in gzip.open(data, "rt")]
+    open_ended = [q for q in rows if q["questionType"] == "open-ended" and q["answer"].strip()]
+    report = json.loads((tmp_path/"qa"/"metrics.json").read_text())["test"]
+    assert report["rows"] == len(range(0, len(open_ended), 5))
+
+def test_marketing_copy_on_the_sample_shop_and_slogans(shared_data, backbone, tmp_path):
+    r = short_finetune("marketing-copy", None, backbone, tmp_path/"sample")
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path/"sample"/"metrics.json").read_text())["test"]
+    audience = report["segments"]["model"]["audience"]
+    assert report["rows"] == 120 and "students" in {**audience["groups"], **audience["left_out"]}
+    r = short_finetune("marketing-copy", shared_data/"company_slogans"/"slogans.csv", backbone, tmp_path/"slogans")
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path/"slogans"/"metrics.json").read_text())["test"]
+    assert report["rows"] == 199 and "audience" in report["segments"]["model"]                # industries

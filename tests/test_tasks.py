@@ -121,8 +121,9 @@ def fails(*argv) -> str: return one_line_error(cli(*argv))
 
 def test_unknown_task(backbone, tmp_path):
     msg = fails("finetune", "review-sentimnet", "--backbone", backbone, "--out", tmp_path/"run", "--max-steps", "1")
-    assert ("unknown task 'review-sentimnet' (known: product-category, product-description, review-rating, "
-            "review-sentiment; tasks come from installed plugins, entry-point group 'shoptasks')") in msg
+    assert ("unknown task 'review-sentimnet' (known: marketing-copy, product-answer, product-category, "
+            "product-description, product-qa-yesno, review-rating, review-sentiment; tasks come from installed "
+            "plugins, entry-point group 'shoptasks')") in msg
     assert not (tmp_path/"run").exists()
 
 def test_misnamed_and_missing_columns(backbone, tmp_path):
@@ -187,3 +188,21 @@ def test_a_third_party_task_skips_rows_without_a_label(shared_data, backbone, tm
     age = report["segments"]["model"]["age"]
     assert sum(g["n"] for g in age["groups"].values()) + sum(age["left_out"].values()) == report["rows"]
     assert age["left_out"] and "  left out: " in r.stdout                   # small age bands are named, not dropped
+
+def test_product_qa_yesno_on_amazon_qa(shared_data, backbone, tmp_path):
+    "Yes/no questions answered Y or N (the question and its product's other questions in), on the i%5 split of those."
+    data = shared_data/"amazon_qa_appliances"/"qa_Appliances.json.gz"
+    r = cli("finetune", "product-qa-yesno", "--data", data, "--backbone", backbone, "--out", tmp_path/"run",
+            "--max-steps", "4", "--batch-size", "16", "--eval-every", "4")
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path/"run"/"metrics.json").read_text())["test"]
+    assert (report["rows"], report["skipped_unlabelled"]) == (len(range(0, 2271, 5)), 9011 - 2271)
+    assert json.loads((tmp_path/"run"/"task.json").read_text())["labels"] == ["no", "yes"]
+
+def test_a_line_that_is_not_a_python_literal(backbone, tmp_path):
+    import gzip
+    with gzip.open(tmp_path/"qa.json.gz", "wt") as f:
+        f.write("{'question': 'Is it quiet?', 'answerType': 'Y'}\n{oops\n")
+    msg = fails("finetune", "product-qa-yesno", "--data", tmp_path/"qa.json.gz", "--backbone", backbone, "--out",
+                tmp_path/"run", "--max-steps", "1")
+    assert "qa.json.gz: line 2 is not a Python dict literal (SyntaxError)" in msg and not (tmp_path/"run").exists()
