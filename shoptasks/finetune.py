@@ -154,14 +154,13 @@ def format_report(r: dict, task_name: str) -> str:
     params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["baseline_params"].items())
     rows = (("model", "model"), *((n, n) for n in r.get("variants", {})),
             ("baseline", f"baseline: {r['baseline_name']}" + (f" ({params})" if params else "")))
-    width, shown = max(len(name) for _, name in rows) + 2, r["shown"]
-    col = max(10, *(len(m) + 2 for m in shown))
+    width, cols = max(len(name) for _, name in rows) + 2, {m: max(10, len(m) + 2) for m in r["shown"]}
     lines = [f"{task_name}: {r['split'] or 'all'} split of {r['source']}, {r['rows']:,} rows{skipped}",
              *(f"  {what}: {n:,}" for what, n in r.get("notes", {}).items()),
-             f"{'':<{width}}" + "".join(f"{m:>{col}}" for m in shown)]
+             f"{'':<{width}}" + "".join(f"{m:>{w}}" for m, w in cols.items())]
     for who, name in rows:
         scores = r["variants"][who] if who in r.get("variants", {}) else r[who]
-        lines.append(f"{name:<{width}}" + "".join(f"{scores[m]:>{col}.3f}" for m in shown))
+        lines.append(f"{name:<{width}}" + "".join(f"{scores[m]:>{w}.3f}" for m, w in cols.items()))
     for role, seg in r["segments"]["model"].items():
         b = r["segments"]["baseline"].get(role)
         groups = ", ".join(f"{g} {v['score']:.3f} (n={v['n']})" for g, v in seg["groups"].items())
