@@ -26,7 +26,7 @@ DECODING = dict(max_new_tokens=64, do_sample=False, temperature=1.0, top_k=50, t
 def check_decoding(options: dict) -> dict:
     "The decoding `options` over `DECODING`, checked: one line naming the option that is wrong."
     unknown = sorted(set(options) - set(DECODING))
-    check(not unknown, f"unknown decoding option {unknown[0]!r} (known: {', '.join(DECODING)})" if unknown else "")
+    if unknown: raise ShoptasksError(f"unknown decoding option {unknown[0]!r} (known: {', '.join(DECODING)})")
     o = {**DECODING, **options}
     check(o["max_new_tokens"] > 0, f"max_new_tokens must be > 0, not {o['max_new_tokens']}")
     check(o["num_beams"] >= 1, f"num_beams must be >= 1, not {o['num_beams']}")

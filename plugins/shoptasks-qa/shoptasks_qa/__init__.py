@@ -65,10 +65,6 @@ class ProductAnswer(QuestionTask, GenerationTask):
     segments = dict(kind=category)
     max_target = 64
 
-    def parse_label(self, value):
-        v = str(value or "").strip()
-        return v or None
-
     def read(self, path: Path):
         rows = super().read(path)
         if not path.name.endswith((".json", ".json.gz")): return rows
