@@ -205,8 +205,9 @@ def run(args) -> None:
         from shoptasks.finetune import predict
         options = {k: getattr(args, k) for k in PREDICT_OPTIONS if getattr(args, k) is not None}
         r = predict(args.task, args.model, args.input, args.output, dict(args.columns), args.keep_columns, options)
-        skipped = f"; {r['skipped_empty']} rows with an empty text skipped" if r["skipped_empty"] else ""
-        print(f"{r['rows']} rows predicted into {r['output']}{skipped}")
+        counts = [f"{r['skipped_empty']} rows with an empty text skipped"] * bool(r["skipped_empty"])
+        counts += [f"{what}: {n}" for what, n in r["notes"].items() if n]
+        print(f"{r['rows']} rows predicted into {r['output']}" + "".join(f"; {c}" for c in counts))
     elif args.command == "generate":
         from shoptasks.pretraining import generate
         for s in generate(args.model, args.prompt, args.n, args.max_new_tokens, args.temperature, args.top_k, args.greedy, args.seed):

@@ -69,18 +69,25 @@ def _prepare(out: Path, cfg: FinetuneConfig, tok, info: dict):
         write_atomic(staging/FINETUNE_CONFIG, json.dumps(asdict(cfg), indent=1))
 
 # %% ../nbs/07_finetune.ipynb #a9c735ab
-def split_report(task: Task, examples, outputs, loss, baseline, variants: dict | None = None) -> dict:
-    """The model's (from its `outputs` and `loss`) and the baseline's scores on `examples`, overall and per segment,
-    and those of the task's other ways of predicting (`variants`: name -> outputs)."""
-    pred, base = task.predict(outputs)[0], baseline.predict(examples.rows)
-    return dict(split=examples.split, source=examples.source, rows=len(examples), skipped_empty=examples.skipped,
-                skipped_unlabelled=examples.unlabelled, notes=task.notes(examples), shown=list(task.report_metrics),
-                headline=task.headline, loss=loss, model=task.score(pred, examples.rows),
-                baseline=task.score(base, examples.rows), baseline_name=baseline.name,
-                baseline_params=baseline.get_params(),
-                variants={n: task.score(task.predict(o)[0], examples.rows) for n, o in (variants or {}).items()},
+def split_report(task: Task, examples, outputs, loss, baselines: list, variants: dict | None = None) -> dict:
+    """The model's (from its `outputs` and `loss`) and the `baselines`' scores on `examples`, overall, per segment and
+    on the task's subsets of rows, with those of the task's other ways of predicting (`variants`: name -> outputs)."""
+    pred, base = task.predict(outputs)[0], [b.predict(examples.rows) for b in baselines]
+    others = {n: task.predict(o)[0] for n, o in (variants or {}).items()}
+
+    def scores(idx) -> dict:
+        rows = [examples.rows[i] for i in idx]
+        def of(p): return task.score([p[i] for i in idx], rows)
+        return dict(rows=len(idx), model=of(pred), variants={n: of(p) for n, p in others.items()}, baseline=of(base[0]),
+                    other_baselines={b.name: of(p) for b, p in zip(baselines[1:], base[1:])})
+
+    return dict(split=examples.split, source=examples.source, skipped_empty=examples.skipped,
+                skipped_unlabelled=examples.unlabelled, notes=task.notes(examples, outputs), shown=list(task.report_metrics),
+                headline=task.headline, loss=loss, **scores(range(len(examples))), baseline_name=baselines[0].name,
+                baseline_params=baselines[0].get_params(),
+                subsets={n: scores(idx) for n, idx in task.subsets(examples).items() if len(idx)},
                 segments=dict(model=segment_scores(task, pred, examples.rows),
-                              baseline=segment_scores(task, base, examples.rows)))
+                              baseline=segment_scores(task, base[0], examples.rows)))
 
 # %% ../nbs/07_finetune.ipynb #6826de12
 def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: bool = False, **kwargs) -> dict | None:
@@ -133,34 +140,38 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
     task.calibrate(val_out[0], val.rows, train.rows)
     info.update(task.state())
     t = time.perf_counter()
-    baseline = task.baseline().fit(train.rows, val.rows)
+    baselines = [b.fit(train.rows, val.rows) for b in task.baselines()]
     baseline_s = time.perf_counter() - t
     report = dict(task=task.name, backbone=str(cfg.backbone), steps=trainer.step, epochs=trainer.step / steps_per_epoch,
                   train_time_s=trainer.elapsed, baseline_fit_s=baseline_s, precision=trainer.precision, processes=world,
                   stop_reason=trainer.stop_reason,
-                  val=split_report(task, val, *val_out, baseline),
-                  test=split_report(task, test, *test_out, baseline, variants),
+                  val=split_report(task, val, *val_out, baselines),
+                  test=split_report(task, test, *test_out, baselines, variants),
                   wall_time_s=time.perf_counter() - started)
-    write_atomic(out/TASK_INFO, json.dumps({**info, "baseline": baseline.get_params()}, indent=1))
+    write_atomic(out/TASK_INFO, json.dumps({**info, "baseline": baselines[0].get_params()}, indent=1))
     write_atomic(out/"metrics.json", json.dumps(report, indent=1))
     if not quiet: print(format_report(report["test"], task.name), format_times(report), sep="\n")
     return report
 
 # %% ../nbs/07_finetune.ipynb #e202974b
 def format_report(r: dict, task_name: str) -> str:
-    "A split's report as a table: model and baseline in the task's metrics, then each segment's groups and gaps."
+    """A split's report as tables (all rows, then each subset): model, variants and baselines in the task's metrics,
+    then each segment's groups and gaps."""
     skips = ((r["skipped_empty"], "with an empty text"), (r.get("skipped_unlabelled", 0), "without a label"))
     skipped = "".join(f", {n:,} rows of the file {why} skipped" for n, why in skips if n)
     params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["baseline_params"].items())
-    rows = (("model", "model"), *((n, n) for n in r.get("variants", {})),
-            ("baseline", f"baseline: {r['baseline_name']}" + (f" ({params})" if params else "")))
-    width, cols = max(len(name) for _, name in rows) + 2, {m: max(10, len(m) + 2) for m in r["shown"]}
+    names = ["model", *r.get("variants", {}), f"baseline: {r['baseline_name']}" + (f" ({params})" if params else ""),
+             *(f"baseline: {n}" for n in r.get("other_baselines", {}))]
+    width, cols = max(map(len, names)) + 2, {m: max(10, len(m) + 2) for m in r["shown"]}
+
+    def table(s: dict) -> list:
+        scores = [s["model"], *s.get("variants", {}).values(), s["baseline"], *s.get("other_baselines", {}).values()]
+        return [f"{'':<{width}}" + "".join(f"{m:>{w}}" for m, w in cols.items()),
+                *(f"{n:<{width}}" + "".join(f"{x[m]:>{w}.3f}" for m, w in cols.items()) for n, x in zip(names, scores))]
+
     lines = [f"{task_name}: {r['split'] or 'all'} split of {r['source']}, {r['rows']:,} rows{skipped}",
-             *(f"  {what}: {n:,}" for what, n in r.get("notes", {}).items()),
-             f"{'':<{width}}" + "".join(f"{m:>{w}}" for m, w in cols.items())]
-    for who, name in rows:
-        scores = r["variants"][who] if who in r.get("variants", {}) else r[who]
-        lines.append(f"{name:<{width}}" + "".join(f"{scores[m]:>{w}.3f}" for m, w in cols.items()))
+             *(f"  {what}: {n:,}" for what, n in r.get("notes", {}).items()), *table(r)]
+    for name, s in r.get("subsets", {}).items(): lines += [f"{name} ({s['rows']:,} rows):", *table(s)]
     for role, seg in r["segments"]["model"].items():
         b = r["segments"]["baseline"].get(role)
         groups = ", ".join(f"{g} {v['score']:.3f} (n={v['n']})" for g, v in seg["groups"].items())
@@ -199,18 +210,20 @@ def evaluate(task: str, model, data=None, split: str = "test", columns: dict | N
     t.setup(None, examples)
     check(len(examples), f"{examples.source}: the {split} split is empty")
     fitted = info.get("baseline", {"C": info.get("baseline_C")})       # runs before 0.1.0's kinds kept only C
-    baseline = t.baseline().set_params(**fitted)
-    baseline.fit(t.load(data, "train", columns).rows, t.load(data, "val", columns).rows)
+    baselines = t.baselines()
+    baselines[0].set_params(**fitted)
+    train, val = (t.load(data, s, columns).rows for s in ("train", "val"))
+    for b in baselines: b.fit(train, val)
     precision = pick_precision("auto")
     outputs, loss = t.infer(m, tok, examples.rows, precision, quiet)
     variants = {n: t.infer(m, tok, examples.rows, precision, quiet, **o)[0] for n, o in t.report_variants.items()}
-    return split_report(t, examples, outputs, loss, baseline, variants)
+    return split_report(t, examples, outputs, loss, baselines, variants)
 
 def predict(task: str, model, input, output, columns: dict | None = None, keep_columns: list | None = None,
             options: dict | None = None, quiet: bool = True) -> dict:
     """Predict every row of `input` with the fine-tuned `model` run (with the task's prediction `options`, such as a
     generation task's decoding); write each row's columns (all, or `keep_columns`) and the task's outputs (a label and
-    its probability, say) to `output`, so they join back to the shop's ids."""
+    its probability, say) to `output`, so they join back to the shop's ids. Returns the counts, with the task's `notes`."""
     fmt = corpus_format(output)
     check(fmt in ("csv", "jsonl") and not str(output).endswith(".gz"), f"{output}: the output must be a .csv or .jsonl file")
     m, tok, t, _ = load_finetuned(model, task)
@@ -219,7 +232,8 @@ def predict(task: str, model, input, output, columns: dict | None = None, keep_c
     if clash:
         raise ShoptasksError(f"{input} already has a column {clash[0]!r}: choose the columns to keep with "
                              "--keep-columns")
-    outputs = t.output_rows(t.infer(m, tok, examples.rows, pick_precision("auto"), quiet, **(options or {}))[0])
+    inferred = t.infer(m, tok, examples.rows, pick_precision("auto"), quiet, **(options or {}))[0]
+    outputs = t.output_rows(inferred)
     rows = [dict(r["fields"], **o) for r, o in zip(examples.rows, outputs)]
     names = list(dict.fromkeys(k for o in outputs for k in o))
     if fmt == "jsonl": text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
@@ -231,4 +245,4 @@ def predict(task: str, model, input, output, columns: dict | None = None, keep_c
         w.writerows(rows)
         text = buf.getvalue()
     write_atomic(Path(output), text)
-    return dict(rows=len(rows), skipped_empty=examples.skipped, output=str(output))
+    return dict(rows=len(rows), skipped_empty=examples.skipped, output=str(output), notes=t.notes(examples, inferred))

@@ -6,6 +6,7 @@
 __all__ = ['GUARD_SAMPLES', 'DECODING', 'check_decoding', 'GenerationTask']
 
 # %% ../nbs/05c_generation.ipynb #f4e0f578
+from collections import Counter
 from functools import partial
 from pathlib import Path
 import numpy as np, torch
@@ -14,7 +15,7 @@ from .errors import ShoptasksError, check
 from .model import load_pretrained
 from .backbones import attention_for, pad, pooling_for
 from .tasks import Task, _text
-from .metrics import AttributeChecker, COLOURS, MATERIALS
+from .metrics import AttributeChecker, COLOURS, MATERIALS, RetrievalBaseline, TemplateBaseline
 from .trainer import autocast
 
 # %% ../nbs/05c_generation.ipynb #bc1d9b87
@@ -54,6 +55,8 @@ class GenerationTask(Task):
     decoding: dict = {}                # over DECODING: how `predict` and reports decode
     attribute_roles: dict = {}         # attribute kind (brand, colour, material, size) -> the role that gives it
     vocabulary: dict | None = None     # attribute kind -> values, from the training split (`setup`)
+    stock_repeats: int = 3             # a target text this often in the training split is a stock text
+    stock: list | None = None          # the stock texts of the training split (`setup`)
 
     def parse_label(self, value):
         "The target text; None (the row is skipped and counted) when it is empty."
@@ -67,13 +70,20 @@ class GenerationTask(Task):
         "The attribute values a row's input gives, by kind."
         return {k: [row["inputs"][r]] for k, r in self.attribute_roles.items() if row["inputs"].get(r)}
 
+    def template(self, row) -> str:
+        "The template baseline's text of a row: its input values as sentences (a task words its own)."
+        return " ".join(v if v.endswith(".") else f"{v}." for v in row["inputs"].values() if v)
+
     def setup(self, train, *others):
-        "The attribute vocabulary: every value of each kind in the training split's inputs."
+        """The attribute vocabulary (every value of each kind in the training split's inputs), and the stock texts
+        (targets seen `stock_repeats` times or more in the training split)."""
         if train is None: return
         vocab = {}
         for row in train.rows:
             for k, values in self.attributes(row).items(): vocab.setdefault(k, set()).update(values)
         self.vocabulary = {k: sorted(v) for k, v in sorted(vocab.items())}
+        counts = Counter(r["label"] for r in train.rows)
+        self.stock = sorted(t for t, n in counts.items() if n >= self.stock_repeats)
 
     def build(self, backbone, device: str = "cpu") -> tuple:
         "The causal language model at `backbone` (a run or Hugging Face directory) and its tokenizer."
@@ -153,7 +163,8 @@ class GenerationTask(Task):
             return self.guarded(rows, [a + sorted(b, key=lambda c: -c["score"]) for a, b in zip(out, samples)])
         model.eval()
         device, stops = next(model.parameters()).device, self.stop_ids(tokenizer)
-        prompts = [self.encode({k: v for k, v in r.items() if k != "label"}, tokenizer)["input_ids"] for r in rows]
+        encoded = [self.encode({k: v for k, v in r.items() if k != "label"}, tokenizer) for r in rows]
+        prompts, cut = [e["input_ids"] for e in encoded], [e["truncated"] for e in encoded]
         context = getattr(model.config, "max_position_embeddings", 10**9)
         order, out = np.argsort([len(p) for p in prompts], kind="stable"), [None] * len(rows)
         for i in tqdm(range(0, len(order), batch_size), desc="generating", leave=False, disable=quiet):
@@ -169,7 +180,8 @@ class GenerationTask(Task):
             if o["num_beams"] > 1: scores = g.sequences_scores.cpu().float()[:, None]      # beam search's own ranking
             else: scores = model.compute_transition_scores(g.sequences, g.scores, normalize_logits=True).cpu().float()
             for n, j in enumerate(idx):
-                out[j] = [self._decoded(new[n * k + m], scores[n * k + m], stops, tokenizer) for m in range(k)]
+                out[j] = [dict(self._decoded(new[n * k + m], scores[n * k + m], stops, tokenizer), truncated=cut[j])
+                          for m in range(k)]
         return out
 
     def checker(self) -> AttributeChecker:
@@ -219,7 +231,25 @@ class GenerationTask(Task):
 
     def state(self) -> dict:
         return dict(max_prompt=self.max_prompt, max_target=self.max_target, decoding=self.decoding,
-                    vocabulary=self.vocabulary)
+                    vocabulary=self.vocabulary, stock=self.stock)
+
+    def load_state(self, state: dict): super().load_state({"stock": None, **state})   # runs before stock texts
+
+    def notes(self, examples, outputs=None) -> dict:
+        "How many rows have a stock text as target, and (given the outputs) how many prompts lost their start."
+        notes = {}
+        if self.stock is not None and all("label" in r for r in examples.rows):
+            fresh = len(self.subsets(examples).get("rows without a stock target", examples.rows))
+            notes[f"rows whose target is a stock text (seen {self.stock_repeats}+ times in training)"] = len(examples) - fresh
+        if outputs is not None:
+            notes[f"prompts longer than {self.max_prompt} tokens, cut to their end"] = sum(o[0]["truncated"] for o in outputs)
+        return notes
+
+    def subsets(self, examples) -> dict:
+        "The rows whose target is not a stock text, where some are."
+        stock = set(self.stock or ())
+        fresh = [i for i, r in enumerate(examples.rows) if r["label"] not in stock]
+        return {"rows without a stock target": fresh} if len(fresh) < len(examples) else {}
 
     def metrics(self) -> dict:
         if "_metrics" not in self.__dict__:
@@ -237,6 +267,5 @@ class GenerationTask(Task):
             out.update({k: v for k, v in r.items() if names is None or k in names})
         return out
 
-    def baseline(self):
-        from shoptasks.metrics import RetrievalBaseline
-        return RetrievalBaseline()
+    def baseline(self): return RetrievalBaseline()
+    def baselines(self) -> list: return [self.baseline(), TemplateBaseline(self.template)]

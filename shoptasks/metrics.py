@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['COLOURS', 'MATERIALS', 'ATTRIBUTE_KINDS', 'confusion', 'Accuracy', 'MacroF1', 'PerClass', 'ConfusionMatrix',
            'load_metric', 'words', 'Rouge', 'Bleu', 'Distinct', 'Length', 'number_value', 'AttributeChecker',
-           'Invented', 'segment_scores', 'TfidfBaseline', 'RetrievalBaseline', 'words_and_pairs']
+           'Invented', 'segment_scores', 'TfidfBaseline', 'RetrievalBaseline', 'words_and_pairs', 'TemplateBaseline']
 
 # %% ../nbs/06_metrics.ipynb #4ede9d8c
 import re
@@ -250,3 +250,13 @@ def words_and_pairs(text: str) -> list:
     "The words of `text` and its adjacent pairs of words."
     w = words(text)
     return w + [f"{a} {b}" for a, b in zip(w, w[1:])]
+
+# %% ../nbs/06_metrics.ipynb #b1af20fa
+class TemplateBaseline:
+    "A fixed sentence filled from each row's fields by `fill(row)`: nothing to fit, nothing invented."
+    name = "template of the row's fields"
+    def __init__(self, fill): self.fill = fill
+    def fit(self, train_rows, val_rows=None): return self
+    def predict(self, rows) -> list: return [self.fill(r) for r in rows]
+    def get_params(self) -> dict: return {}
+    def set_params(self): return self

@@ -139,7 +139,9 @@ class Task:
     def metrics(self) -> dict: raise NotImplementedError
     def score(self, predicted, rows, names=None) -> dict: raise NotImplementedError
     def baseline(self): raise NotImplementedError
-    def notes(self, examples) -> dict: return {}
+    def baselines(self) -> list: return [self.baseline()]
+    def notes(self, examples, outputs=None) -> dict: return {}
+    def subsets(self, examples) -> dict: return {}
 
 def _text(v) -> str: return "" if v is None else str(v).strip()
 

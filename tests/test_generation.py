@@ -26,11 +26,15 @@ def test_product_description_on_the_sample_shop(described, shop_dir, tmp_path):
     info = json.loads((run/"task.json").read_text())
     assert info["max_prompt"] + info["max_target"] < 64                # fits the tiny model's context
     assert "Tidewater" in info["vocabulary"]["brand"] and "cotton" in info["vocabulary"]["material"]
+    fresh = report["subsets"]["rows without a stock target"]         # the sample shop has two stock texts
+    assert len(info["stock"]) == 2 and 0 < fresh["rows"] < 40 and "rows without a stock target (" in stdout
+    assert report["notes"]["rows whose target is a stock text (seen 3+ times in training)"] == 40 - fresh["rows"]
 
     again = cli("evaluate", "product-description", "--model", run, "--data", shop_dir/"products.csv", "--json")
     assert again.returncode == 0, again.stderr
     again = json.loads(again.stdout)
     assert again["model"] == report["model"] and again["variants"] == report["variants"]   # greedy, seeded samples
+    assert again["subsets"] == report["subsets"] and again["other_baselines"] == report["other_baselines"]
 
 def test_the_guard_lowers_the_invented_rate(described):
     run, _ = described
@@ -72,9 +76,15 @@ def test_product_description_on_flipkart(shared_data, backbone, tmp_path):
     assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path/"run"/"metrics.json").read_text())["test"]
     assert report["rows"] == 210
-    assert report["notes"] == {"rows with unreadable specifications": 1}      # one of the four nil ones is a test row
+    notes = report["notes"]
+    assert notes["rows with unreadable specifications"] == 1          # one of the four nil ones is a test row
     assert "  rows with unreadable specifications: 1" in r.stdout
+    assert notes["rows whose target is a stock text (seen 3+ times in training)"] == 0    # every description differs
+    assert report["subsets"] == {}                                   # so no second table of non-stock rows
+    assert 0 < notes["prompts longer than 31 tokens, cut to their end"] <= 210          # the tiny backbone's context
     assert report["baseline"]["rouge_l"] > 0.5                       # retrieval: .570 on all test rows
+    template = report["other_baselines"]["template of the row's fields"]
+    assert template["invented_rate"] < 0.05 < template["rouge_l"] < report["baseline"]["rouge_l"]
     vocabulary = json.loads((tmp_path/"run"/"task.json").read_text())["vocabulary"]
     assert "Multicolor" in vocabulary["colour"] and "Ceramic" in vocabulary["material"]   # from the specifications
 

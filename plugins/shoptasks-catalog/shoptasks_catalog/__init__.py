@@ -54,6 +54,7 @@ class ProductDescription(GenerationTask):
     text_roles = ("name", "brand", "category", "specifications", "colour", "material", "size", "price")
     optional = text_roles[1:]
     target_field = "<|description|>"
+    decoding = dict(max_new_tokens=128)             # descriptions run long
     attribute_roles = dict(brand="brand", colour="colour", material="material", size="size")
     SPECIFIED = {"brand": "brand", "color": "colour", "colour": "colour", "material": "material", "fabric": "material",
                  "size": "size"}
@@ -75,11 +76,21 @@ class ProductDescription(GenerationTask):
                  ("<|price|>", v.get("price"))]
         return "".join(f"{field}{x}" for field, x in parts if x) + self.target_field
 
-    def notes(self, examples) -> dict:
+    def template(self, row) -> str:
+        "A fixed sentence: the name, brand and category, the specifications, the price."
+        v = row["inputs"]
+        specs = "; ".join(f"{k} {x}" if k else x for k, x in specifications(v.get("specifications")) or [])
+        parts = [v.get("name", ""), f"by {v['brand']}" if v.get("brand") else "",
+                 f"in {category_levels(v['category'])[-1]}" if category_levels(v.get("category")) else ""]
+        return " ".join(s for s in (" ".join(p for p in parts if p) + ".", specs and f"{specs}.",
+                                    v.get("price") and f"Price: {v['price']}.") if s)
+
+    def notes(self, examples, outputs=None) -> dict:
         "How many rows have specifications that could not be read (malformed, or nil): they are used without them."
         given = [r["inputs"].get("specifications") for r in examples.rows]
         bad = sum(1 for v in given if v and not specifications(v))
-        return {"rows with unreadable specifications": bad} if "specifications" in examples.columns else {}
+        unreadable = {"rows with unreadable specifications": bad} if "specifications" in examples.columns else {}
+        return {**unreadable, **super().notes(examples, outputs)}
 
 @hookimpl
 def register_tasks(register):
