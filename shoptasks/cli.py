@@ -100,7 +100,7 @@ DECODING_FLAGS = [("--max-new-tokens", int, "tokens to generate at most"), ("--n
                   ("--repetition-penalty", float, "divide the scores of tokens already used by this"),
                   ("--no-repeat-ngram-size", int, "never repeat an n-gram of this size"),
                   ("--num-return-sequences", int, "alternatives per row (generated_2, ...)")]
-PREDICT_OPTIONS = [f[2:].replace("-", "_") for f, _, _ in DECODING_FLAGS] + ["do_sample", "guard"]
+PREDICT_OPTIONS = [f[2:].replace("-", "_") for f, _, _ in DECODING_FLAGS] + ["do_sample", "guard", "k", "exclude_seen"]
 
 def _column_list(text: str) -> list:
     names = [c.strip() for c in text.split(",") if c.strip()]
@@ -117,7 +117,8 @@ def _add_finetune_args(p):
     from shoptasks.finetune import FinetuneConfig
     d = _defaults(FinetuneConfig)
     _add_task_data_args(p)
-    p.add_argument("--backbone", required=True, help="a pretraining run directory or a Hugging Face model directory")
+    p.add_argument("--backbone", help="a pretraining run directory or a Hugging Face model directory (a ranking "
+                   "task's item model trains without one; with one, its items start from their texts)")
     p.add_argument("--out", required=True, help="run directory to create")
     p.add_argument("--max-length", type=int, help="tokens per text (default: the task's)")
     p.add_argument("--head-lr-scale", type=float, default=d["head_lr_scale"], help="the new head's learning rate as a multiple of --lr")
@@ -149,7 +150,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="fine-tuning run directory")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
-    p = sub.add_parser("predict", help="label the rows of a file with a fine-tuned model")
+    p = sub.add_parser("predict", help="label the rows of a file with a fine-tuned model (or rank items for each history in it)")
     _add_task_data_args(p, data=False)
     p.add_argument("--model", required=True, help="fine-tuning run directory")
     p.add_argument("--input", required=True, help="CSV or JSONL (optionally .gz) of rows to label")
@@ -162,6 +163,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--sample", dest="do_sample", action="store_const", const=True, help="sample instead of searching")
     g.add_argument("--guard", action="store_const", const=True,
                    help="prefer, among several candidates, one that states no attribute its input lacks")
+    g = p.add_argument_group("ranking tasks")
+    g.add_argument("--k", type=int, help="items to rank per history (default 20)")
+    g.add_argument("--exclude-seen", action="store_const", const=True, help="rank no item the history already has")
 
     p = sub.add_parser("generate", help="continue a prompt with a pretrained model")
     p.add_argument("--model", required=True, help="run directory or Hugging Face model directory")
@@ -230,7 +234,7 @@ def task_columns(cls) -> str:
     def names(role):
         tried = cls.columns.get(role, ())
         return " or ".join(map(repr, [tried] if isinstance(tried, str) else tried)) or "(no default: pass --column)"
-    roles = [*cls.text_roles, "label", *cls.segments]
+    roles = [*cls.text_roles, *cls.target_roles, *cls.segments]
     return "; ".join(f"{r}{' (optional)' if r in optional else ''} from {names(r)}" for r in dict.fromkeys(roles))
 
 def main(argv=None):

@@ -101,12 +101,13 @@ class TensorBoardLog:
     def on_train_end(self): self.w.close()
 
 class EarlyStopping:
-    "Stop when `val_loss` has not improved for `patience` evaluations."
+    "Stop when the trainer's monitored metric (`val_loss` by default) has not improved for `patience` evaluations."
     def __init__(self, patience: int): self.patience, self.best, self.bad = patience, math.inf, 0
     @hookimpl
     def on_evaluate(self, trainer, step, metrics):
-        if metrics["val_loss"] < self.best: self.best, self.bad = metrics["val_loss"], 0
+        if trainer.badness(metrics) < self.best: self.best, self.bad = trainer.badness(metrics), 0
         else: self.bad += 1
         if self.bad >= self.patience:
             trainer.should_stop = True
-            trainer.stop_reason = f"early stopping: val_loss has not improved for {self.patience} evaluations"
+            trainer.stop_reason = (f"early stopping: val_{trainer.monitor[0]} has not improved for {self.patience} "
+                                   "evaluations")

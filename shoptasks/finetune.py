@@ -36,7 +36,7 @@ def epoch_batches(lengths, batch_size: int, seed: int, epoch: int, window: int =
 class FinetuneConfig(TrainConfig):
     "A fine-tuning run: task, data, backbone, and how to train."
     task: str
-    backbone: str                      # run directory or Hugging Face model directory
+    backbone: str | None = None        # run directory or Hugging Face model directory (a kind may train without)
     out: str                           # run directory to create
     data: str | None = None            # .csv or .jsonl (optionally .gz); None: the generated sample
     columns: dict = field(default_factory=dict)   # role -> column, over the task's defaults
@@ -85,7 +85,7 @@ def split_report(task: Task, examples, outputs, loss, baselines: list, variants:
                 skipped_unlabelled=examples.unlabelled, notes=task.notes(examples, outputs), shown=list(task.report_metrics),
                 headline=task.headline, loss=loss, **scores(range(len(examples))), baseline_name=baselines[0].name,
                 baseline_params=baselines[0].get_params(),
-                subsets={n: scores(idx) for n, idx in task.subsets(examples).items() if len(idx)},
+                subsets={n: scores(idx) for n, idx in task.subsets(examples).items() if 0 < len(idx) < len(examples)},
                 segments=dict(model=segment_scores(task, pred, examples.rows),
                               baseline=segment_scores(task, base[0], examples.rows)))
 
@@ -111,7 +111,7 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
         torch.manual_seed(cfg.seed)
         if cfg.max_length: task.max_length = cfg.max_length
         model, tok = task.build(cfg.backbone, device)
-        info = dict(task=task.name, backbone=str(cfg.backbone), columns=train.columns, **task.state())
+        info = dict(task=task.name, backbone=cfg.backbone and str(cfg.backbone), columns=train.columns, **task.state())
         if not resume: on_rank0(_prepare, out, cfg, tok, info)
 
         feats = [task.encode(r, tok) for r in tqdm(train.rows, desc="encoding", leave=False, disable=quiet or rank)]
@@ -142,7 +142,7 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
     t = time.perf_counter()
     baselines = [b.fit(train.rows, val.rows) for b in task.baselines()]
     baseline_s = time.perf_counter() - t
-    report = dict(task=task.name, backbone=str(cfg.backbone), steps=trainer.step, epochs=trainer.step / steps_per_epoch,
+    report = dict(task=task.name, backbone=cfg.backbone and str(cfg.backbone), steps=trainer.step, epochs=trainer.step / steps_per_epoch,
                   train_time_s=trainer.elapsed, baseline_fit_s=baseline_s, precision=trainer.precision, processes=world,
                   stop_reason=trainer.stop_reason,
                   val=split_report(task, val, *val_out, baselines),
@@ -193,7 +193,6 @@ def format_times(report: dict) -> str:
 # %% ../nbs/07_finetune.ipynb #6bb90f36
 def load_finetuned(run, task_name: str | None = None):
     "The model, tokenizer and task (with what it learnt, such as a label set) of a fine-tuning run directory."
-    from transformers import AutoTokenizer
     run = Path(run)
     check((run/TASK_INFO).exists() and (run/"model.safetensors").exists(),
           f"{run}: not a fine-tuned shoptasks run (no {TASK_INFO} and model)")
@@ -201,7 +200,7 @@ def load_finetuned(run, task_name: str | None = None):
     check(task_name in (None, info["task"]), f"{run} was fine-tuned for {info['task']!r}, not {task_name!r}")
     task = load_task(info["task"])
     task.load_state(info)
-    return task.load_model(run, default_device()), AutoTokenizer.from_pretrained(run), task, info
+    return *task.load_model(run, default_device()), task, info
 
 def evaluate(task: str, model, data=None, split: str = "test", columns: dict | None = None, quiet: bool = True) -> dict:
     "The report of the fine-tuned `model` run on `split` of `data`, beside the task's baseline trained on its train split."

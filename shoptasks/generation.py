@@ -88,6 +88,7 @@ class GenerationTask(Task):
     def build(self, backbone, device: str = "cpu") -> tuple:
         "The causal language model at `backbone` (a run or Hugging Face directory) and its tokenizer."
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+        check(backbone, f"{self.name} fine-tunes a causal language model: pass --backbone")
         config = load_pretrained(AutoConfig.from_pretrained, backbone)
         check(pooling_for(config) == "last", f"{backbone}: not a causal language model directory (a generation task "
                                              f"needs one; this {config.model_type} model is bidirectional)")
@@ -100,9 +101,10 @@ class GenerationTask(Task):
         self.max_prompt = min(self.max_prompt, context - self.max_target - 1)
         return model, tok
 
-    def load_model(self, run, device: str = "cpu"):
-        from transformers import AutoModelForCausalLM
-        return AutoModelForCausalLM.from_pretrained(run, attn_implementation=attention_for(device)).eval()
+    def load_model(self, run, device: str = "cpu") -> tuple:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        model = AutoModelForCausalLM.from_pretrained(run, attn_implementation=attention_for(device)).eval()
+        return model, AutoTokenizer.from_pretrained(run)
 
     def encode(self, row, tokenizer) -> dict:
         "Prompt ids (the last `max_prompt`), and with a target: prompt + target + end, labelled on the target only."

@@ -123,7 +123,7 @@ def evaluate_lm(model, tokens, context: int, batch_size: int, objective: str, to
 # %% ../nbs/04b_pretraining.ipynb #2909600d
 RUN_CONFIG = "pretrain_config.json"
 
-def prepare_run(cfg: PretrainConfig) -> Path:
+def prepare_run(cfg: PretrainConfig, quiet: bool = False) -> Path:
     "Validate the corpus, train or load the tokenizer and pack the tokens into the run directory `cfg.out`."
     out, corpus = Path(cfg.out), cfg.corpus()
     check_out_dir(out, cfg, RUN_CONFIG)
@@ -132,7 +132,7 @@ def prepare_run(cfg: PretrainConfig) -> Path:
         else:
             train_texts = (t for i, t in enumerate(read_texts(corpus, cfg.column)) if split_of(i) == "train")
             tok = train_tokenizer(train_texts, cfg.vocab_size)
-        texts = tqdm(read_texts(corpus, cfg.column), desc="packing", unit=" docs", leave=False)
+        texts = tqdm(read_texts(corpus, cfg.column), desc="packing", unit=" docs", leave=False, disable=quiet)
         stats = pack_corpus(texts, tok, staging/"data")
         n = sum(s["documents"] for s in stats.values())
         check(stats["train"]["documents"] and stats["val"]["documents"],
@@ -156,7 +156,7 @@ def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, model=None,
           f"batch_size {cfg.batch_size} must split into {world} processes x micro-batches of {micro}")
     if resume: check_out_dir(out, cfg, RUN_CONFIG, resume=True)
     with removed_on_failure(out, resume):
-        if not resume: on_rank0(prepare_run, cfg)
+        if not resume: on_rank0(prepare_run, cfg, quiet)
         torch.manual_seed(cfg.seed)
         tok = AutoTokenizer.from_pretrained(out)
         causal = cfg.objective == "causal"

@@ -6,7 +6,7 @@
 __all__ = ['CATEGORIES', 'COLOURS', 'MATERIALS', 'BRANDS', 'SIZES', 'SEGMENTS', 'EN_OPEN', 'EN_BODY', 'EN_CLOSE', 'STOCK',
            'ZH_OPEN', 'ZH_BODY', 'ZH_CLOSE', 'EN_WORDS', 'ZH_WORDS', 'AGE_BANDS', 'QUESTIONS', 'describe',
            'make_products', 'make_reviews', 'add_helpful_votes', 'make_sessions', 'make_questions', 'make_copy', 'Shop',
-           'make_shop', 'shop_documents', 'write_shop', 'sample_path']
+           'make_shop', 'session_events', 'shop_documents', 'write_shop', 'sample_path']
 
 # %% ../nbs/00_sample.ipynb #9ca3ba7f
 import csv, hashlib, json, os, random
@@ -173,6 +173,18 @@ def _csv(rows) -> str:
     w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n"); w.writeheader(); w.writerows(rows)
     return buf.getvalue()
 
+def session_events(sessions) -> list[dict]:
+    "The sessions as a click log: a customer's sessions a day apart, their views a minute apart."
+    from datetime import datetime, timedelta
+    start, rows = datetime(2026, 1, 5, 9), []
+    for s in sessions:
+        day = int(s["session_id"].rsplit("-", 1)[1])
+        for i, item in enumerate(s["items"]):
+            t = start + timedelta(days=day, minutes=int(s["user_id"][1:]) % 600 + i)
+            rows.append(dict(user_id=s["user_id"], session_id=s["session_id"], segment=s["segment"],
+                             timestamp=t.isoformat(sep=" "), item_id=item))
+    return rows
+
 def _jsonl(rows) -> str: return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 def shop_documents(shop: Shop):
@@ -190,6 +202,7 @@ def write_shop(shop: Shop, out) -> Path:
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     write_atomic(out/"products.csv", _csv(shop.products))
     write_atomic(out/"reviews.csv", _csv(shop.reviews))
+    write_atomic(out/"events.csv", _csv(session_events(shop.sessions)))
     for name in ("sessions", "questions", "copy"): write_atomic(out/f"{name}.jsonl", _jsonl(getattr(shop, name)))
     write_atomic(out/"corpus.txt", "".join(d + "\n" for d in shop_documents(shop)))
     return out

@@ -33,6 +33,7 @@ class Examples:
     skipped: int = 0                  # rows with an empty text, over the whole file
     unlabelled: int = 0               # rows whose label `parse_label` gave as None (skipped), over the whole file
     fields: list = field(default_factory=list)    # the input columns kept in each row's `fields`
+    counts: dict = field(default_factory=dict)    # what reading found besides (a ranking task's dropped events, say)
 
     def __len__(self): return len(self.rows)
     def texts(self): return [r["text"] for r in self.rows]
@@ -45,6 +46,7 @@ class Task:
     kind: str = ""
     columns: dict = {}
     text_roles: tuple = ("text",)
+    target_roles: tuple = ("label",)
     optional: tuple = ()
     segments: dict = {}
     sample: str | None = None
@@ -202,18 +204,19 @@ class ClassificationTask(Task):
 
     def build(self, backbone, device: str = "cpu") -> tuple:
         "The backbone at `backbone` with this task's head on its pooled states, and its tokenizer."
+        check(backbone, f"{self.name} fine-tunes a pretrained backbone: pass --backbone")
         encoder, tok = load_backbone(backbone, device)
         self.max_length = min(self.max_length, getattr(encoder.config, "max_position_embeddings", 10**9))
         self.pooling = pooling_for(encoder.config)
         return TaskModel(encoder, self, self.pooling), tok
 
-    def load_model(self, run, device: str = "cpu"):
-        "The fine-tuned model of the run directory `run` (its state already loaded into this task)."
-        from transformers import AutoConfig, AutoModel
+    def load_model(self, run, device: str = "cpu") -> tuple:
+        "The fine-tuned model and tokenizer of the run directory `run` (its state already loaded into this task)."
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
         encoder = AutoModel.from_config(AutoConfig.from_pretrained(run), attn_implementation=attention_for(device))
         model = TaskModel(without_pooler(encoder), self, self.pooling)
         model.load_state_dict(load_file(Path(run)/"model.safetensors"))
-        return model.eval()
+        return model.eval(), AutoTokenizer.from_pretrained(run)
 
     def label_ids(self) -> dict:
         check(self.labels, f"{self.name}: the label set is not known yet (it is fixed by training)")

@@ -205,12 +205,14 @@ def default_device() -> str: return "cuda" if torch.cuda.is_available() else "cp
 # %% ../nbs/04_trainer.ipynb #8d9dfe54
 class Trainer:
     """Train `model` on `batches(step, rank, world)`, evaluating with `evaluate(model)`, writing to `out`.
-    `task` is the task being fine-tuned (None when pretraining), passed to the optimizer and scheduler hooks;
+    `task` is the task being fine-tuned (None when pretraining), passed to the optimizer and scheduler hooks; its
+    `monitor` (default: the validation loss, lower is better) picks the best checkpoint and drives early stopping;
     `steps_per_epoch` turns `cfg.epochs` into steps."""
     def __init__(self, model, cfg: TrainConfig, out, batches, evaluate, device: str | None = None, quiet: bool = False,
                  task=None, steps_per_epoch: float | None = None):
         self.model, self.cfg, self.out, self.batches, self.evaluate = model, cfg, Path(out), batches, evaluate
         self.device, self.task = device or default_device(), task
+        self.monitor = getattr(task, "monitor", None) or ("loss", "min")
         self.rank, self.world = init_distributed(self.device)
         self.is_main, self.quiet = self.rank == 0, quiet
         check(cfg.epochs is None or steps_per_epoch, "an epochs budget needs the number of steps per epoch")
@@ -237,6 +239,11 @@ class Trainer:
         self.step, self.max_steps, self.best = s["step"], s["max_steps"], s["best"] or None
         self.tokens_seen, self.elapsed = s["tokens_seen"], s["elapsed"]
 
+    def badness(self, metrics: dict) -> float:
+        "The evaluation `metrics`' monitored value as a number to minimise."
+        name, mode = self.monitor
+        return metrics[f"val_{name}"] * (1 if mode == "min" else -1)
+
     def set_lr(self):
         f = self.schedule(self.step, self.max_steps or 10**9)
         for g in self.opt.param_groups: g["lr"] = g["initial_lr"] * f
@@ -255,8 +262,8 @@ class Trainer:
         "Checkpoint; track the best; copy the best model to the run directory; prune old checkpoints."
         if not self.is_main: return
         name = f"{CKPT_PREFIX}{self.step:07d}"
-        if metrics and (self.best is None or metrics["val_loss"] < self.best["val_loss"]):
-            self.best = dict(val_loss=metrics["val_loss"], step=self.step, name=name)
+        if metrics and (self.best is None or self.badness(metrics) < self.best["badness"]):
+            self.best = dict(badness=self.badness(metrics), step=self.step, name=name)
         ckpt = write_checkpoint(self.out, self.step, self.model, self.state())
         if self.best is None or self.best["name"] == name:
             for f in ("config.json", "model.safetensors", "generation_config.json"):

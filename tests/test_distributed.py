@@ -49,9 +49,11 @@ class Exact(ReviewSentiment):
 def register_tasks(register): register(Exact)
 '''
 
-def test_a_fine_tune_on_two_processes_matches_one(backbone, tmp_path):
+@pytest.mark.parametrize("task", ["review-sentiment-exact", "product-description"])
+def test_a_fine_tune_on_two_processes_matches_one(backbone, tmp_path, task):
+    "Each rank's share of the batch, weighted by its examples (classification) or its target tokens (generation)."
     env = install_plugin(tmp_path/"site", "exact_task", EXACT_TASK, "exact = exact_task")
-    cmd = lambda out: [*map(str, ["finetune", "review-sentiment-exact", "--backbone", backbone, "--out", out, "--max-steps", "12",
+    cmd = lambda out: [*map(str, ["finetune", task, "--backbone", backbone, "--out", out, "--max-steps", "12",
                                   "--batch-size", "16", "--eval-every", "12", "--precision", "fp32", "--log-every", "1", "--lr", "1e-3"])]
     one = shoptasks(*cmd(tmp_path/"one"), env=env)
     assert one.returncode == 0, one.stderr[-3000:]

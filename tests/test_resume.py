@@ -50,9 +50,10 @@ def test_sigkill_then_resume_is_bit_identical(reference, shop_dir, tmp_path):
     killed_at = kill_and_resume(args(shop_dir, tmp_path/"run"), tmp_path/"run", STEPS)
     assert_same_run(reference, tmp_path/"run", STEPS, killed_at)
 
-def test_a_fine_tune_resumes_exactly_too(backbone, tmp_path):
+@pytest.mark.parametrize("task", ["review-sentiment", "product-description"])
+def test_a_fine_tune_resumes_exactly_too(backbone, tmp_path, task):
     steps = 40
-    cmd = lambda out: ["finetune", "review-sentiment", "--backbone", backbone, "--out", out, "--max-steps", steps, "--batch-size", "8",
+    cmd = lambda out: ["finetune", task, "--backbone", backbone, "--out", out, "--max-steps", steps, "--batch-size", "8",
                        "--eval-every", "20", "--checkpoint-every", "2", "--keep-last", "2", "--precision", "fp32", "--log-every", "1"]
     ref = shoptasks(*cmd(tmp_path/"ref"))
     assert ref.returncode == 0, ref.stderr

@@ -1,0 +1,98 @@
+"""Next-item recommendation end to end through the same driver as every kind: the sample shop's click log, and Online
+Retail (UCI, CC BY 4.0, ../shared/data) with the issue's protocol, beside popularity, repeat and item-kNN."""
+import csv, json
+import pytest
+from conftest import cli, one_line_error
+
+def finetune(out, *extra):
+    return cli("finetune", "next-item", "--out", out, "--max-steps", "150", "--batch-size", "32", "--lr", "3e-3",
+               "--warmup", "10", "--eval-every", "50", *extra)
+
+@pytest.fixture(scope="module")
+def ranked(tmp_path_factory):
+    "next-item trained from scratch for 150 steps on the default sample shop's click log, and what it printed."
+    out = tmp_path_factory.mktemp("ranked")/"run"
+    r = finetune(out)
+    assert r.returncode == 0, r.stderr
+    return out, r.stdout
+
+def test_the_model_beats_popularity_on_the_sample_shop(ranked):
+    run, stdout = ranked
+    report = json.loads((run/"metrics.json").read_text())["test"]
+    assert report["rows"] == 400 and report["shown"][:2] == ["hr_10", "ndcg_10"]
+    assert report["model"]["ndcg_10"] > 1.5 * report["other_baselines"]["popularity"]["ndcg_10"], report
+    for name in ("baseline: item-kNN (transitions) (window=", "baseline: repeat", "baseline: popularity",
+                 "ndcg_10 by segment: ", "targets bought 5 times or less in training ("):
+        assert name in stdout, name
+    assert json.loads((run/"items.json").read_text())[:2] == ["P0000", "P0001"]     # the vocabulary: the catalogue
+    again = cli("evaluate", "next-item", "--model", run, "--json")
+    assert again.returncode == 0, again.stderr
+    again = json.loads(again.stdout)
+    assert again["model"] == report["model"] and again["other_baselines"] == report["other_baselines"]
+
+def test_predict_ranks_each_history_of_a_log(ranked, tmp_path):
+    run, _ = ranked
+    log = tmp_path/"log.csv"
+    log.write_text("user_id,timestamp,item_id\nu1,2026-02-01 10:00,P0001\nu1,2026-02-01 10:05,P0002\n"
+                   "u2,2026-02-01 11:00,P0003\nu2,2026-02-01 11:01,NOPE\nu3,2026-02-01 12:00,NOPE\n")
+    r = cli("predict", "next-item", "--model", run, "--input", log, "--output", tmp_path/"recs.csv", "--k", "5",
+            "--exclude-seen")
+    assert r.returncode == 0, r.stderr
+    assert "3 rows predicted" in r.stdout and "history items the model does not know, ignored: 2" in r.stdout
+    assert "histories with no item the model knows, not ranked: 1" in r.stdout
+    rows = list(csv.DictReader(open(tmp_path/"recs.csv")))
+    assert [r["user_id"] for r in rows] == ["u1", "u2", "u3"] and list(rows[0]) == ["user_id", "items", "scores"]
+    first = rows[0]["items"].split(";")
+    assert len(first) == 5 and not {"P0001", "P0002"} & set(first) and rows[2]["items"] == ""
+    scores = [float(s) for s in rows[0]["scores"].split(";")]
+    assert scores == sorted(scores, reverse=True) and 0 < scores[0] <= 1
+
+    from shoptasks.ranking import recommend
+    top = recommend(run, ["P0001", "P0002"], k=5, exclude_seen=True)
+    assert [x for x, _ in top] == first
+
+@pytest.mark.parametrize("flags,fragment", [(["--k", "0"], "k must be >= 1, not 0"),
+                                            (["--num-beams", "2"], "next-item takes the options k and exclude_seen, not num_beams")])
+def test_bad_prediction_options(ranked, shop_dir, tmp_path, flags, fragment):
+    run, _ = ranked
+    msg = one_line_error(cli("predict", "next-item", "--model", run, "--input", shop_dir/"events.csv",
+                             "--output", tmp_path/"r.csv", *flags))
+    assert fragment in msg and not (tmp_path/"r.csv").exists()
+
+def test_bad_event_files(tmp_path):
+    bad = tmp_path/"bad.csv"
+    bad.write_text("user_id,timestamp,item_id\na,2026-01-01,x\na,2026-01-02,y\na,soon,z\n")
+    msg = one_line_error(finetune(tmp_path/"run", "--data", bad))
+    assert "bad.csv: line 4: timestamp is 'soon': expected an ISO 8601 time" in msg and not (tmp_path/"run").exists()
+    msg = one_line_error(finetune(tmp_path/"run", "--data", bad, "--column", "user=visitor"))
+    assert "has no column 'visitor' for user" in msg
+    msg = one_line_error(cli("finetune", "review-sentiment", "--out", tmp_path/"cls", "--max-steps", "2"))
+    assert "review-sentiment fine-tunes a pretrained backbone: pass --backbone" in msg
+
+def test_items_start_from_their_texts_with_a_backbone(backbone, tmp_path):
+    r = finetune(tmp_path/"run", "--backbone", backbone, "--max-steps", "20", "--eval-every", "20")
+    assert r.returncode == 0, r.stderr
+    info = json.loads((tmp_path/"run"/"task.json").read_text())
+    assert info["backbone"] == str(backbone)
+
+def test_online_retail_protocol_and_baselines(shared_data):
+    "The issue's protocol on the real file: its counts, and the baselines' reference figures on the test split."
+    from shoptasks.tasks import load_task
+    task = load_task("next-item")
+    source = shared_data/"online_retail"/"online_retail.csv.gz"
+    train, val, test = (task.load(source, s) for s in ("train", "val", "test"))
+    assert len(test) == len(val) == 4198 and len(train) == 4146                 # 52 users have one training item
+    assert test.counts == {"events without a user or an item, dropped": 135080,
+                           "events the source's protocol drops": 8905,
+                           "duplicate events (same user, time and item), dropped": 10127,
+                           "consecutive repeats of an item, collapsed": 405,
+                           "events of items with fewer than 5 events, dropped": 1037,
+                           "histories with fewer than 3 items, skipped": 141}
+    task.setup(train, val, test)
+    assert len(task.items) == 3186
+    scores = {b.name: task.score(b.fit(train.rows, val.rows).predict(test.rows), test.rows) for b in task.baselines()}
+    assert round(scores["popularity"]["hr_10"], 3) == 0.039 and round(scores["popularity"]["ndcg_10"], 3) == 0.021
+    assert round(scores["repeat"]["hr_10"], 3) == 0.136
+    assert round(scores["item-kNN (transitions)"]["hr_10"], 3) == 0.284
+    assert abs(scores["item-kNN (transitions)"]["ndcg_10"] - 0.194) < 0.002
+    assert len(task.subsets(test)["next-basket targets"]) == 234                  # 94% share the last item's time
