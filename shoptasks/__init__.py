@@ -12,3 +12,5 @@ from .hookspecs import hookimpl
 from .plugins import register_plugin, task_registry
 from .tasks import Task, ClassificationTask, load_task
 from .finetune import FinetuneConfig, finetune, evaluate, predict, load_finetuned
+from .generation import GenerationTask
+from .ranking import RankingTask, recommend

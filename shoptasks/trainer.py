@@ -291,7 +291,7 @@ class Trainer:
             last = checkpoints(self.out)
             raise Interrupted(self.step, last[-1] if last else None) from None
         finally:
-            if self.bar: self.bar.close()                 # before any message about why training ended
+            if self.bar is not None: self.bar.close()     # before any message about why training ended
             for c in callbacks: pm.unregister(c)
 
     def _loop(self, pm, forward, ddp, precision):

@@ -50,7 +50,7 @@ def test_sigkill_then_resume_is_bit_identical(reference, shop_dir, tmp_path):
     killed_at = kill_and_resume(args(shop_dir, tmp_path/"run"), tmp_path/"run", STEPS)
     assert_same_run(reference, tmp_path/"run", STEPS, killed_at)
 
-@pytest.mark.parametrize("task", ["review-sentiment", "product-description"])
+@pytest.mark.parametrize("task", ["review-sentiment", "product-description", "next-item"])
 def test_a_fine_tune_resumes_exactly_too(backbone, tmp_path, task):
     steps = 40
     cmd = lambda out: ["finetune", task, "--backbone", backbone, "--out", out, "--max-steps", steps, "--batch-size", "8",
@@ -59,7 +59,10 @@ def test_a_fine_tune_resumes_exactly_too(backbone, tmp_path, task):
     assert ref.returncode == 0, ref.stderr
     killed_at = kill_and_resume(cmd(tmp_path/"run"), tmp_path/"run", steps)
     assert_same_run(tmp_path/"ref", tmp_path/"run", steps, killed_at)
-    assert json.loads((tmp_path/"run"/"metrics.json").read_text())["test"] == json.loads((tmp_path/"ref"/"metrics.json").read_text())["test"]
+    report = json.loads((tmp_path/"run"/"metrics.json").read_text())["test"]
+    assert report == json.loads((tmp_path/"ref"/"metrics.json").read_text())["test"]
+    if task == "next-item":                                          # with a backbone, items start from their texts
+        assert report["notes"]["items whose embedding started from their text"] == 600
 
 def test_checkpoints_load_without_pickle(reference):
     state = torch.load(reference/f"ckpt-{STEPS:07d}"/"trainer_state.pt", weights_only=True)
