@@ -273,7 +273,8 @@ class Ranking(evaluate.Metric):
         return _info(self.__doc__, features, "predictions: each row's items, best first; references: the item that "
                                              "came next; catalogue: the number of items that could be ranked")
     def _compute(self, predictions, references, catalogue: int | None = None):
-        ranks = np.array([next((i + 1 for i, x in enumerate(p) if x == r), np.inf) for p, r in zip(predictions, references)])
+        ranks = np.array([next((i + 1 for i, x in enumerate(p) if x == r), np.inf)
+                          for p, r in zip(predictions, references)])
         out = {}
         for k in RANKING_KS:
             hit = ranks <= k
