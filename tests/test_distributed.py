@@ -49,11 +49,12 @@ class Exact(ReviewSentiment):
 def register_tasks(register): register(Exact)
 '''
 
-@pytest.mark.parametrize("task", ["review-sentiment-exact", "product-description"])
-def test_a_fine_tune_on_two_processes_matches_one(backbone, tmp_path, task):
+@pytest.mark.parametrize("task,data", [("review-sentiment-exact", None), ("product-description", "products.csv")])
+def test_a_fine_tune_on_two_processes_matches_one(backbone, shop_dir, tmp_path, task, data):
     "Each rank's share of the batch, weighted by its examples (classification) or its target tokens (generation)."
     env = install_plugin(tmp_path/"site", "exact_task", EXACT_TASK, "exact = exact_task")
-    cmd = lambda out: [*map(str, ["finetune", task, "--backbone", backbone, "--out", out, "--max-steps", "12",
+    source = ["--data", shop_dir/data] if data else []
+    cmd = lambda out: [*map(str, ["finetune", task, *source, "--backbone", backbone, "--out", out, "--max-steps", "12",
                                   "--batch-size", "16", "--eval-every", "12", "--precision", "fp32", "--log-every", "1", "--lr", "1e-3"])]
     one = shoptasks(*cmd(tmp_path/"one"), env=env)
     assert one.returncode == 0, one.stderr[-3000:]

@@ -5,12 +5,12 @@ import pytest
 from conftest import cli, one_line_error
 
 def finetune(out, *extra):
-    return cli("finetune", "next-item", "--out", out, "--max-steps", "150", "--batch-size", "32", "--lr", "3e-3",
+    return cli("finetune", "next-item", "--out", out, "--max-steps", "100", "--batch-size", "32", "--lr", "3e-3",
                "--warmup", "10", "--eval-every", "50", *extra)
 
 @pytest.fixture(scope="module")
 def ranked(tmp_path_factory):
-    "next-item trained from scratch for 150 steps on the default sample shop's click log, and what it printed."
+    "next-item trained from scratch for 100 steps on the default sample shop's click log, and what it printed."
     out = tmp_path_factory.mktemp("ranked")/"run"
     r = finetune(out)
     assert r.returncode == 0, r.stderr
