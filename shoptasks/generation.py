@@ -8,7 +8,6 @@ __all__ = ['GUARD_SAMPLES', 'DECODING', 'check_decoding', 'GenerationTask']
 # %% ../nbs/05c_generation.ipynb #f4e0f578
 from collections import Counter
 from functools import partial
-from pathlib import Path
 import numpy as np, torch
 from tqdm.auto import tqdm
 from .errors import ShoptasksError, check

@@ -9,7 +9,6 @@ __all__ = ['ITEMS_FILE', 'ItemVocabulary', 'parse_time', 'history_band', 'Shopta
 # %% ../nbs/05d_ranking.ipynb #348d83e3
 import json, math
 from collections import Counter, defaultdict
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
@@ -20,7 +19,7 @@ from .data import write_atomic, SPLITS
 from .sample import sample_path
 from .model import ShoptasksConfig, ShoptasksForCausalLM
 from .backbones import load_backbone, pad, pool, pooling_for
-from .tasks import Task, Examples, category, _text
+from .tasks import Task, Examples, _text
 from .trainer import autocast
 
 # %% ../nbs/05d_ranking.ipynb #26ff3be3
