@@ -46,48 +46,13 @@ def demo(out: str = "runs/demo", minutes: float = 3.0, preset: str = "small", se
     return metrics
 
 # %% ../nbs/08_cli.ipynb #1ef6a794
-def _defaults(cls) -> dict:
-    from dataclasses import fields, MISSING
-    return {f.name: f.default if f.default is not MISSING else f.default_factory() for f in fields(cls) if f.default is not MISSING or f.default_factory is not MISSING}
-
-def _add_train_args(p, d: dict):
-    "The trainer's options (`TrainConfig`), with the defaults `d` of the run's config class."
-    budget = p.add_mutually_exclusive_group(required=True)
-    budget.add_argument("--minutes", type=float, help="train for this many minutes: the training loop with its "
-                        "periodic evaluations; preparing the data before it and the final report after it come on top "
-                        "(the report gives both times)")
-    budget.add_argument("--max-steps", type=int, help="train for this many steps")
-    budget.add_argument("--epochs", type=float, help="train for this many passes over the training data")
-    p.add_argument("--batch-size", type=int, default=d["batch_size"], help="rows per optimizer step, over all processes")
-    p.add_argument("--micro-batch-size", type=int, help="rows per forward pass (gradient accumulation); default: the whole batch")
-    p.add_argument("--lr", type=float, default=d["lr"])
-    p.add_argument("--warmup", type=int, default=d["warmup"], help="warm-up steps (a time budget is fixed at their end)")
-    p.add_argument("--decay", default=d["decay"], choices=["cosine", "linear"])
-    p.add_argument("--weight-decay", type=float, default=d["weight_decay"])
-    p.add_argument("--eval-every", type=int, default=d["eval_every"])
-    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default: at every evaluation)")
-    p.add_argument("--keep-last", type=int, default=d["keep_last"], help="checkpoints kept besides the best")
-    p.add_argument("--log-every", type=int, default=d["log_every"], help="steps between records in metrics.jsonl and TensorBoard")
-    p.add_argument("--early-stopping", type=int, help="stop after this many evaluations without improvement")
+def _add_run_options(p, cls, skip=()):
+    "A run's options: `--config FILE`, one flag per field of the config class `cls` (but `skip`), `--resume`."
+    from shoptasks.config import add_options
+    p.add_argument("--config", metavar="FILE", help="a YAML or JSON file of the run's settings, such as a run's own "
+                   "finetune_config.json or a study's best_config.json; the flags given here override it")
+    add_options(p, cls, skip=(*skip, "columns"), required=("out",))
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    p.add_argument("--precision", default=d["precision"], choices=["auto", "bf16", "fp16", "fp32"],
-                   help="auto: bf16 where the hardware runs it fast, fp16 (with loss scaling) on older GPUs, else fp32")
-    if d["compile"]: p.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile")
-    else: p.add_argument("--compile", action="store_true", help="compile the model with torch.compile")
-    p.add_argument("--seed", type=int, default=d["seed"])
-
-def _add_pretrain_args(p):
-    from shoptasks.pretraining import PretrainConfig
-    d = _defaults(PretrainConfig)
-    p.add_argument("--data", help="corpus: .txt (one document a line), .csv or .jsonl, optionally .gz; "
-                   "default: the generated sample shop's text")
-    p.add_argument("--column", help="the CSV column or JSONL field holding the text")
-    p.add_argument("--out", required=True, help="run directory to create")
-    p.add_argument("--tokenizer", help="reuse a saved tokenizer instead of training one")
-    p.add_argument("--vocab-size", type=int, default=d["vocab_size"])
-    p.add_argument("--preset", default=d["preset"], help="model size: tiny, small or base")
-    p.add_argument("--objective", default="causal", choices=["causal", "masked"])
-    _add_train_args(p, d)
 
 def _role_column(text: str) -> tuple:
     role, sep, column = text.partition("=")
@@ -107,24 +72,11 @@ def _column_list(text: str) -> list:
     if not names: raise argparse.ArgumentTypeError("expected column names separated by commas, for example id,sku")
     return names
 
-def _add_task_data_args(p, data: bool = True):
+def _add_task_data_args(p, data: bool = True, columns_default=()):
     p.add_argument("task", help="task name (see `shoptasks tasks`)")
     if data: p.add_argument("--data", help="CSV or JSONL (optionally .gz); default: the generated sample shop")
-    p.add_argument("--column", dest="columns", type=_role_column, action="append", default=[], metavar="ROLE=COLUMN",
-                   help="read ROLE (text, label, a segment ...) from COLUMN; repeat for several roles")
-
-def _add_finetune_args(p):
-    from shoptasks.finetune import FinetuneConfig
-    d = _defaults(FinetuneConfig)
-    _add_task_data_args(p)
-    p.add_argument("--backbone", help="a pretraining run directory or a Hugging Face model directory (a ranking "
-                   "task's item model trains without one; with one, its items start from their texts)")
-    p.add_argument("--out", required=True, help="run directory to create")
-    p.add_argument("--max-length", type=int, help="tokens per text (default: the task's)")
-    p.add_argument("--head-lr-scale", type=float, default=d["head_lr_scale"], help="the new head's learning rate as a multiple of --lr")
-    p.add_argument("--layer-decay", type=float, default=d["layer_decay"], help="each backbone layer's rate as a multiple of the one above")
-    p.add_argument("--eval-rows", type=int, default=d["eval_rows"], help="validation rows per periodic evaluation")
-    _add_train_args(p, d)
+    p.add_argument("--column", dest="columns", type=_role_column, action="append", default=columns_default,
+                   metavar="ROLE=COLUMN", help="read ROLE (text, label, a segment ...) from COLUMN; repeat for several roles")
 
 def parser() -> argparse.ArgumentParser:
     "The `shoptasks` argument parser."
@@ -141,10 +93,14 @@ def parser() -> argparse.ArgumentParser:
     p = tok.add_parser("encode", help="print the tokens of a text")
     p.add_argument("--tokenizer", required=True); p.add_argument("text")
 
-    _add_pretrain_args(sub.add_parser("pretrain", help="pretrain a language model on a corpus"))
+    from shoptasks.pretraining import PretrainConfig
+    from shoptasks.finetune import FinetuneConfig
+    _add_run_options(sub.add_parser("pretrain", help="pretrain a language model on a corpus"), PretrainConfig)
 
     sub.add_parser("tasks", help="list the tasks of the installed plugins, and any broken plugin")
-    _add_finetune_args(sub.add_parser("finetune", help="fine-tune a backbone for a task; report it beside the baseline"))
+    p = sub.add_parser("finetune", help="fine-tune a backbone for a task; report it beside the baseline")
+    _add_task_data_args(p, data=False, columns_default=argparse.SUPPRESS)
+    _add_run_options(p, FinetuneConfig, skip=("task",))
     p = sub.add_parser("evaluate", help="a fine-tuned model beside the task's baseline on one split")
     _add_task_data_args(p)
     p.add_argument("--model", required=True, help="fine-tuning run directory")
@@ -178,6 +134,7 @@ def parser() -> argparse.ArgumentParser:
 # %% ../nbs/08_cli.ipynb #242964ae
 def run(args) -> None:
     "Carry out the parsed command."
+    from shoptasks.config import config_from_args
     if args.command == "demo": demo(args.out, args.minutes, args.preset, args.seed)
     elif args.command == "tokenizer" and args.action == "train":
         from shoptasks.data import read_texts, split_of
@@ -194,12 +151,16 @@ def run(args) -> None:
         print(" ".join(f"{t}:{i}" for t, i in zip(tok.convert_ids_to_tokens(ids), ids)))
     elif args.command == "pretrain":
         from shoptasks.pretraining import pretrain, PretrainConfig
-        pretrain(PretrainConfig(**{k: v for k, v in vars(args).items() if k not in ("command", "resume")}), resume=args.resume)
+        cfg = config_from_args(PretrainConfig, args)
+        args.out = cfg.out                                  # for the resume hint
+        pretrain(cfg, resume=args.resume)
     elif args.command == "tasks": list_tasks()
     elif args.command == "finetune":
         from shoptasks.finetune import finetune, FinetuneConfig
-        skip = ("command", "resume")
-        finetune(FinetuneConfig(**{k: dict(v) if k == "columns" else v for k, v in vars(args).items() if k not in skip}), resume=args.resume)
+        if "columns" in vars(args): args.columns = dict(args.columns)
+        cfg = config_from_args(FinetuneConfig, args)
+        args.out = cfg.out
+        finetune(cfg, resume=args.resume)
     elif args.command == "evaluate":
         import json
         from shoptasks.finetune import evaluate, format_report

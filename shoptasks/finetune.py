@@ -8,7 +8,7 @@ __all__ = ['FINETUNE_CONFIG', 'TASK_INFO', 'epoch_batches', 'FinetuneConfig', 's
 
 # %% ../nbs/07_finetune.ipynb #f64e2ba5
 import json, time
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field, asdict, replace
 from functools import lru_cache
 from pathlib import Path
 import numpy as np, torch
@@ -17,6 +17,7 @@ from .errors import ShoptasksError, check, check_numbers
 from .data import write_atomic, corpus_format
 from .tasks import Task, load_task
 from .metrics import segment_scores
+from .backbones import default_lr
 from .trainer import (TrainConfig, Trainer, pick_precision, default_device, init_distributed, on_rank0,
                                read_checkpoint, check_out_dir, staged_dir, removed_on_failure)
 
@@ -35,7 +36,7 @@ def epoch_batches(lengths, batch_size: int, seed: int, epoch: int, window: int =
 @dataclass(kw_only=True)
 class FinetuneConfig(TrainConfig):
     "A fine-tuning run: task, data, backbone, and how to train."
-    task: str
+    task: str                          # a task name (see `shoptasks tasks`)
     backbone: str | None = None        # run directory or Hugging Face model directory (a kind may train without)
     out: str                           # run directory to create
     data: str | None = None            # .csv or .jsonl (optionally .gz); None: the generated sample
@@ -45,7 +46,7 @@ class FinetuneConfig(TrainConfig):
     layer_decay: float = 0.8           # each backbone layer's rate, as a multiple of the one above
     eval_rows: int = 1000              # validation rows per periodic evaluation; the final one uses all
     batch_size: int = 32
-    lr: float = 1e-4
+    lr: float | None = None            # the peak learning rate; None: the backbone's (`default_lr`)
     warmup: int = 30
     weight_decay: float = 0.01
     betas: tuple = (0.9, 0.999)
@@ -95,6 +96,7 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
     returns the report on validation and test, the baseline beside the model. Under torchrun, rank 0 returns it."""
     started = time.perf_counter()
     cfg = cfg or FinetuneConfig(**kwargs)
+    if cfg.lr is None: cfg = replace(cfg, lr=default_lr(cfg.backbone))
     task = load_task(cfg.task)
     out, device = Path(cfg.out), default_device()
     rank, world = init_distributed(device)
@@ -149,6 +151,7 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
                   test=split_report(task, test, *test_out, baselines, variants),
                   wall_time_s=time.perf_counter() - started)
     write_atomic(out/TASK_INFO, json.dumps({**info, "baseline": baselines[0].get_params()}, indent=1))
+    write_atomic(out/FINETUNE_CONFIG, json.dumps(trainer.replay_config(), indent=1))
     write_atomic(out/"metrics.json", json.dumps(report, indent=1))
     if not quiet: print(format_report(report["test"], task.name), format_times(report), sep="\n")
     return report

@@ -9,6 +9,7 @@ __all__ = ['RUN_CONFIG', 'PretrainConfig', 'BigramLM', 'eval_windows', 'masked_b
 # %% ../nbs/04b_pretraining.ipynb #e18d660f
 import json, math, time
 from dataclasses import dataclass, asdict
+from typing import Literal
 from pathlib import Path
 import numpy as np, torch
 from tqdm.auto import tqdm
@@ -30,17 +31,27 @@ class PretrainConfig(TrainConfig):
     out: str                         # run directory
     column: str | None = None        # CSV column / JSONL field holding the text
     tokenizer: str | None = None     # a saved tokenizer to reuse; None trains one on the training split
-    vocab_size: int = 8192
-    preset: str = "small"
-    objective: str = "causal"        # causal (next token) | masked (BERT-style)
+    vocab_size: int = 8192           # tokens in the trained tokenizer's vocabulary
+    preset: str = "small"            # model size: tiny, small or base (see `PRESETS`)
+    n_layer: int | None = None       # Transformer blocks, over the preset's
+    n_head: int | None = None        # attention heads, over the preset's
+    d_model: int | None = None       # width, over the preset's
+    objective: Literal["causal", "masked"] = "causal"   # causal (next token) or masked (BERT-style)
     eval_windows: int = 64           # windows per periodic evaluation; the final one uses all
 
     def __post_init__(self):
         super().__post_init__()
-        check(self.objective in ("causal", "masked"), f"objective must be 'causal' or 'masked', not {self.objective!r}")
         check(self.preset in PRESETS, f"unknown preset {self.preset!r} (known: {', '.join(PRESETS)})")
-        check_numbers(self, "eval_windows")
+        check_numbers(self, "eval_windows", "n_layer", "n_head", "d_model")
+        shape = self.shape()
+        check(shape["d_model"] % shape["n_head"] == 0,
+              f"d_model {shape['d_model']} is not divisible by n_head {shape['n_head']}")
         if self.tokenizer is None: check_vocab_size(self.vocab_size)
+
+    def shape(self) -> dict:
+        "The model's layers, heads and width: the preset's, with any given here over them."
+        given = dict(n_layer=self.n_layer, n_head=self.n_head, d_model=self.d_model)
+        return {k: PRESETS[self.preset][k] if v is None else v for k, v in given.items()}
 
     def corpus(self) -> str:
         "The corpus file: `data`, or the generated sample shop's text."
@@ -161,7 +172,7 @@ def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, model=None,
         tok = AutoTokenizer.from_pretrained(out)
         causal = cfg.objective == "causal"
         if model is None:
-            model = build_model(preset_config(cfg.preset, vocab_size=len(tok), causal=causal,
+            model = build_model(preset_config(cfg.preset, **cfg.shape(), vocab_size=len(tok), causal=causal,
                                               pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
                                               eos_token_id=tok.eos_token_id))
         check(model.config.vocab_size >= len(tok),
@@ -199,7 +210,7 @@ def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, model=None,
                    val_ppl=final["val"]["ppl"], val_bigram_ppl=final["val"]["bigram_ppl"],
                    test_ppl=final["test"]["ppl"], test_bigram_ppl=final["test"]["bigram_ppl"], bigram_k=bigram.k,
                    wall_time_s=time.perf_counter() - started)
-    write_atomic(out/RUN_CONFIG, json.dumps({**asdict(cfg), "max_steps": trainer.max_steps}, indent=1))
+    write_atomic(out/RUN_CONFIG, json.dumps(trainer.replay_config(), indent=1))
     write_atomic(out/"metrics.json", json.dumps(metrics, indent=1))
     if not quiet: print(format_report(metrics))
     return metrics

@@ -12,11 +12,12 @@ __all__ = ['CKPT_PREFIX', 'BUDGET_KEYS', 'TrainConfig', 'pick_precision', 'autoc
 import json, math, os, shutil, tempfile, time
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
+from typing import Literal
 from pathlib import Path
 import torch, torch.distributed as dist
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
-from .errors import ShoptasksError, Interrupted, check, check_numbers
+from .errors import ShoptasksError, Interrupted, check, check_numbers, check_choices
 from .plugins import plugin_manager
 from .default_plugins import JsonlLog, TensorBoardLog, EarlyStopping
 
@@ -26,28 +27,27 @@ class TrainConfig:
     "How to train: batch, optimiser, schedule, budget, precision, checkpoints."
     batch_size: int = 16                 # sequences per optimizer step, over all processes
     micro_batch_size: int | None = None  # sequences per forward pass; None: the whole per-process batch
-    lr: float = 2e-3
+    lr: float = 2e-3                     # the peak learning rate
     min_lr_ratio: float = 0.1            # the decay ends at lr * min_lr_ratio
-    warmup: int = 100
-    decay: str = "cosine"                # cosine | linear
-    weight_decay: float = 0.1
-    betas: tuple = (0.9, 0.95)
-    grad_clip: float = 1.0
-    max_steps: int | None = None
-    minutes: float | None = None         # the training loop only: set-up and the final report come on top
-    epochs: float | None = None
-    eval_every: int = 250
-    checkpoint_every: int | None = None  # None: at every evaluation
+    warmup: int = 100                    # steps of linear warm-up (at most a tenth of the run)
+    decay: Literal["cosine", "linear"] = "cosine"   # the shape of the decay after the warm-up
+    weight_decay: float = 0.1            # AdamW's decay of weight matrices
+    betas: tuple = (0.9, 0.95)           # AdamW's moment coefficients
+    grad_clip: float = 1.0               # the gradient norm is clipped to this
+    max_steps: int | None = None         # train for this many steps
+    minutes: float | None = None         # train for this many minutes of the training loop; set-up and the final report come on top
+    epochs: float | None = None          # train for this many passes over the training data
+    eval_every: int = 250                # steps between evaluations
+    checkpoint_every: int | None = None  # steps between checkpoints; None: at every evaluation
     keep_last: int = 2                   # checkpoints kept besides the best
     log_every: int = 10                  # steps between records in metrics.jsonl and TensorBoard
     early_stopping: int | None = None    # evaluations without improvement before stopping
-    precision: str = "auto"              # auto | bf16 | fp16 | fp32
-    compile: bool = True
-    seed: int = 0
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 where it runs fast, fp16 on older GPUs, else fp32
+    compile: bool = True                 # compile the model with torch.compile
+    seed: int = 0                        # for the weights, the data order and dropout
 
     def __post_init__(self):
-        check(self.decay in ("cosine", "linear"), f"decay must be cosine or linear, not {self.decay!r}")
-        check(self.precision in ("auto", "bf16", "fp16", "fp32"), f"precision must be auto, bf16, fp16 or fp32, not {self.precision!r}")
+        check_choices(self)
         check(sum(x is not None for x in (self.max_steps, self.minutes, self.epochs)) == 1,
               "give exactly one of max_steps, minutes and epochs")
         check_numbers(self, "batch_size", "micro_batch_size", "grad_clip", "max_steps", "minutes", "epochs",
@@ -239,6 +239,10 @@ class Trainer:
         self.step, self.max_steps, self.best = s["step"], s["max_steps"], s["best"] or None
         self.tokens_seen, self.elapsed = s["tokens_seen"], s["elapsed"]
 
+    def replay_config(self) -> dict:
+        "The run's config with its budget as the steps it came to: `--config` with it repeats the run."
+        return {**asdict(self.cfg), "max_steps": self.max_steps, "minutes": None, "epochs": None}
+
     def badness(self, metrics: dict) -> float:
         "The evaluation `metrics`' monitored value as a number to minimise."
         name, mode = self.monitor
@@ -325,8 +329,10 @@ class Trainer:
             self.tokens_seen += n_inputs
             self.elapsed = time.perf_counter() - t_start
             if self.step - start_step == 10: t10 = time.perf_counter()     # the first steps include compilation
-            if self.max_steps is None and self.step - start_step >= 20 and self.step >= cfg.warmup:
-                self.calibrate((time.perf_counter() - t10) / (self.step - start_step - 10))
+            done = self.step - start_step
+            if self.max_steps is None and (done >= 20 or self.elapsed >= 0.1 * cfg.minutes * 60):
+                since, n = (t10, done - 10) if done > 10 else (t_session, done)    # after compilation if we can
+                self.calibrate((time.perf_counter() - since) / n)
                 bar.total = self.max_steps; bar.refresh()
             logs = dict(loss=loss, lr=lr, grad_norm=grad_norm, tokens_per_s=self.tokens_seen / self.elapsed,
                         data_wait=data_time / (time.perf_counter() - t_session))

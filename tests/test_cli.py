@@ -12,10 +12,11 @@ def test_help(cmd):
     r = cli(*cmd, "--help")
     assert r.returncode == 0 and "usage: shoptasks" in r.stdout
 
-def test_help_says_what_minutes_count():
+def test_help_comes_from_the_config_fields():
     help = " ".join(cli("pretrain", "--help").stdout.split())
-    assert "train for this many minutes: the training loop with its periodic evaluations; preparing the data" in help
-    assert "default: the generated sample shop's text" in help
+    assert "--minutes MINUTES train for this many minutes of the training loop;" in help
+    assert "None: the sample shop's" in help
+    for flag in ("--betas", "--grad-clip", "--min-lr-ratio", "--n-layer", "--config"): assert flag in help
 
 def test_the_installed_script():
     r = shoptasks("--help")

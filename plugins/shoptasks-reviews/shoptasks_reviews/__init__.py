@@ -1,7 +1,8 @@
 """Review tasks for shoptasks: does the reviewer recommend the product, and how many stars?
 
-Both read the Women's E-Commerce Clothing Reviews CSV as it is published, the sample shop's
-`reviews.csv`, or any CSV/JSONL whose columns are mapped (`--column text=body --column label=stars`).
+Both read the review's title (where there is one) with its text, from the Women's E-Commerce Clothing Reviews
+CSV as it is published, the sample shop's `reviews.csv`, or any CSV/JSONL whose columns are mapped
+(`--column text=body --column label=stars`).
 Rows carry two segments: the reviewer's age band and the product's department."""
 from shoptasks.hookspecs import hookimpl
 from shoptasks.tasks import ClassificationTask, age_band, category
@@ -9,9 +10,11 @@ from shoptasks.tasks import ClassificationTask, age_band, category
 POSITIVE, NEGATIVE = {"1", "1.0", "true", "yes", "positive", "recommended"}, {"0", "0.0", "false", "no", "negative", "not recommended"}
 
 class ReviewTask(ClassificationTask):
-    "What the review tasks share: the text, the segments and the sample file."
+    "What the review tasks share: the title and text, the segments and the sample file."
     sample = "reviews.csv"
-    columns = dict(text=("Review Text", "text"), age=("Age", "age"), department=("Department Name", "category"))
+    columns = dict(title=("Title", "title"), text=("Review Text", "text"), age=("Age", "age"),
+                   department=("Department Name", "category"))
+    text_roles, optional = ("title", "text"), ("title",)     # a title says much in few words: "Love it!"
     segments = dict(age=age_band, department=category)
 
 class ReviewSentiment(ReviewTask):
