@@ -125,7 +125,8 @@ def make_config(cls, path=None, given: dict | None = None):
 # %% ../nbs/04a_config.ipynb #0f7fb914
 def add_options(parser, cls, skip=(), required=()):
     "One `--flag` per field of the dataclass `cls` (but `skip`); `required` fields are shown as such."
-    helps, budget = field_help(cls), parser.add_mutually_exclusive_group()
+    helps = field_help(cls)
+    budget = parser.add_mutually_exclusive_group() if set(BUDGET) - set(skip) else None
     for f in fields(cls):
         if f.name in skip: continue
         flag, default = "--" + f.name.replace("_", "-"), default_of(f)

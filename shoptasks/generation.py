@@ -230,6 +230,10 @@ class GenerationTask(Task):
             return out
         return [row(o) for o in outputs]
 
+    def highlights(self, row, output: dict) -> list:
+        "The attribute values that the generated text states and the row's input lacks."
+        return [v for vs in self.checker().check(output["generated"], row["text"])["invented"].values() for v in vs]
+
     def state(self) -> dict:
         return dict(max_prompt=self.max_prompt, max_target=self.max_target, decoding=self.decoding,
                     vocabulary=self.vocabulary, stock=self.stock)

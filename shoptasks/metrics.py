@@ -266,7 +266,8 @@ class TemplateBaseline:
 RANKING_KS = (5, 10, 20)
 
 class Ranking(evaluate.Metric):
-    "HR@K, NDCG@K and MRR@K (K = 5, 10, 20) of ranked item lists against each row's next item, and coverage@10."
+    """HR@K, NDCG@K and MRR@K (K = 5, 10, 20) of ranked item lists against each row's next item, coverage@10, and
+    HR and NDCG at every K from 1 to 20 (`hr_at`, `ndcg_at`: lists, for plots)."""
     def _info(self):
         features = datasets.Features({"predictions": datasets.Sequence(datasets.Value("string")),
                                       "references": datasets.Value("string")})
@@ -281,6 +282,9 @@ class Ranking(evaluate.Metric):
             out.update({f"hr_{k}": float(hit.mean()) if len(ranks) else 0.0,
                         f"ndcg_{k}": float(np.where(hit, 1 / np.log2(ranks + 1), 0).mean()) if len(ranks) else 0.0,
                         f"mrr_{k}": float(np.where(hit, 1 / ranks, 0).mean()) if len(ranks) else 0.0})
+        out.update(hr_at=[float((ranks <= k).mean()) if len(ranks) else 0.0 for k in range(1, 21)],
+                   ndcg_at=[float(np.where(ranks <= k, 1 / np.log2(ranks + 1), 0).mean()) if len(ranks) else 0.0
+                            for k in range(1, 21)])
         shown = {x for p in predictions for x in p[:10]}
         out["coverage_10"] = len(shown) / catalogue if catalogue else 0.0
         return out

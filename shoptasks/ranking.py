@@ -299,6 +299,10 @@ class RankingTask(Task):
         "What `predict` writes per history: the ranked items and their probabilities, each joined by ';'."
         return [dict(items=";".join(o["items"]), scores=";".join(f"{s:.6f}" for s in o["scores"])) for o in outputs]
 
+    def highlights(self, row, output: dict) -> list:
+        "The history's next item, where the ranked list has it."
+        return [row["label"]] if row.get("label") in output["items"].split(";") else []
+
     def state(self) -> dict:
         return dict(popularity=self.popularity, max_history=self.max_history, text_items=self.text_items)
 

@@ -134,6 +134,7 @@ class Task:
     def output_rows(self, outputs) -> list:
         "What `predict` writes for each row: by default the prediction and its score under `output_columns`."
         return [dict(zip(self.output_columns, (p, round(s, 4)))) for p, s in zip(*self.predict(outputs))]
+    def highlights(self, row, output: dict) -> list: return []
     def calibrate(self, outputs, rows, train_rows): pass
     def state(self) -> dict: return {}
     def load_state(self, state: dict):

@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 from tqdm.auto import tqdm
 from .errors import ShoptasksError, Interrupted, check, check_numbers, check_choices
 from .plugins import plugin_manager
+from .data import umask
 from .default_plugins import JsonlLog, TensorBoardLog, EarlyStopping
 
 # %% ../nbs/04_trainer.ipynb #4246902e
@@ -155,6 +156,7 @@ def staged_dir(out: Path):
     "A new folder beside `out` to fill; when the block ends without error it replaces `out` in one rename."
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
+    staging.chmod(0o777 & ~umask())          # mkdtemp's 0700 would make the run private
     try:
         yield staging
         if out.exists(): shutil.rmtree(out)
