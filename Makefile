@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: demo test docs bench install
+.PHONY: demo test docs lab bench install
 
 install: $(STAMP)
 
@@ -25,11 +25,14 @@ test: $(STAMP)
 	$(BIN)/nbdev_test --n_workers 2
 	$(BIN)/python -m pytest -q tests
 
-# nbdev_docs needs Quarto; where it is missing, nbconvert renders the executed notebooks offline.
+# nbdev_docs needs Quarto; where it is missing, docs/build.py renders the executed notebooks offline into docs/_site.
 docs: $(STAMP)
-	if command -v quarto >/dev/null; then $(BIN)/nbdev_docs; \
-	else $(BIN)/jupyter nbconvert --to html --execute --output-dir docs nbs/*.ipynb nbs/tutorials/*.ipynb; fi
+	if command -v quarto >/dev/null; then $(BIN)/nbdev_docs; else $(BIN)/python docs/build.py; fi
 	$(BIN)/jupyter nbconvert --to markdown --output-dir . --output README nbs/index.ipynb
+
+# JupyterLab on the notebooks (the same kernel and packages as .venv); it prints the URL with its token.
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=nbs
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pretrain_reviews.py

@@ -78,8 +78,9 @@ def _column_list(text: str) -> list:
     if not names: raise argparse.ArgumentTypeError("expected column names separated by commas, for example id,sku")
     return names
 
-def _add_task_data_args(p, data: bool = True, columns_default=()):
-    p.add_argument("task", help="task name (see `shoptasks tasks`)")
+def _add_task_data_args(p, data: bool = True, columns_default=(), from_config: bool = False):
+    p.add_argument("task", nargs="?" if from_config else None,
+                   help="task name (see `shoptasks tasks`)" + ("; default: the --config file's" if from_config else ""))
     if data: p.add_argument("--data", help="CSV or JSONL (optionally .gz); default: the generated sample shop")
     p.add_argument("--column", dest="columns", type=_role_column, action="append", default=columns_default,
                    metavar="ROLE=COLUMN", help="read ROLE (text, label, a segment ...) from COLUMN; repeat for several roles")
@@ -106,7 +107,7 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("tasks", help="list the tasks of the installed plugins, and any broken plugin")
     p = sub.add_parser("finetune", help="fine-tune a backbone for a task; report it beside the baseline")
-    _add_task_data_args(p, data=False, columns_default=argparse.SUPPRESS)
+    _add_task_data_args(p, data=False, columns_default=argparse.SUPPRESS, from_config=True)
     _add_run_options(p, FinetuneConfig, skip=("task",))
     p = sub.add_parser("tune", help="search the settings of fine-tuning (or pretraining) with Optuna; a study folder "
                        "keeps every trial")

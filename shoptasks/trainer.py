@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['CKPT_PREFIX', 'BUDGET_KEYS', 'TrainConfig', 'pick_precision', 'autocast', 'predicted_tokens', 'accumulate',
-           'NonFiniteLoss', 'fsync_dir', 'write_checkpoint', 'checkpoints', 'read_checkpoint', 'prune_checkpoints',
-           'check_out_dir', 'staged_dir', 'removed_on_failure', 'dist_env', 'init_distributed', 'barrier', 'on_rank0',
-           'default_device', 'Trainer']
+           'NonFiniteLoss', 'TrainingDiverged', 'fsync_dir', 'write_checkpoint', 'checkpoints', 'read_checkpoint',
+           'prune_checkpoints', 'check_out_dir', 'staged_dir', 'removed_on_failure', 'dist_env', 'init_distributed',
+           'barrier', 'on_rank0', 'default_device', 'Trainer']
 
 # %% ../nbs/04_trainer.ipynb #33f5f8fb
 import json, math, os, shutil, tempfile, time
@@ -95,6 +95,9 @@ def accumulate(forward, micro_batches, n_tokens: int, precision="fp32", device="
 
 class NonFiniteLoss(ShoptasksError):
     def __init__(self, step, value): super().__init__(f"the loss is {value} at step {step}"); self.step = step
+
+class TrainingDiverged(ShoptasksError):
+    "Training stopped on a non-finite loss (a tuning study counts the trial as failed and goes on)."
 
 # %% ../nbs/04_trainer.ipynb #b6209795
 CKPT_PREFIX = "ckpt-"
@@ -318,7 +321,7 @@ class Trainer:
                                    ddp.no_sync if ddp else None, self.world, self.step + 1)
             except NonFiniteLoss as e:
                 last = checkpoints(self.out)
-                raise ShoptasksError(f"{e}; stopped, the last good checkpoint is {last[-1] if last else 'none (none was written yet)'}; "
+                raise TrainingDiverged(f"{e}; stopped, the last good checkpoint is {last[-1] if last else 'none (none was written yet)'}; "
                                      "lower the learning rate or use fp32") from None
             if self.world > 1:
                 t = torch.tensor([loss]); dist.all_reduce(t); loss = t.item()

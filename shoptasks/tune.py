@@ -30,7 +30,7 @@ def default_search_space(task, config) -> dict:
                      n_head=lambda t: t.suggest_categorical("n_head", [2, 4, 8]))
     else:
         space.update(layer_decay=lambda t: t.suggest_float("layer_decay", 0.5, 1.0),
-                     head_lr_scale=lambda t: t.suggest_float("head_lr_scale", 1.0, 100.0, log=True))
+                     head_lr_scale=lambda t: t.suggest_float("head_lr_scale", 1.0, 30.0, log=True))
     return space
 
 def search_space(task, config) -> dict:
@@ -41,15 +41,21 @@ def search_space(task, config) -> dict:
 
 # %% ../nbs/09_tune.ipynb #fa0cc3de
 class ReportToTrial:
-    "Report each periodic evaluation to the Optuna `trial`; prune it when the study's pruner says so."
-    def __init__(self, trial, maximize: bool): self.trial, self.sign = trial, -1 if maximize else 1
+    "Report each periodic evaluation to the Optuna `trial`; stop and prune it when the study's pruner says so."
+    def __init__(self, trial, maximize: bool): self.trial, self.sign, self.pruned = trial, -1 if maximize else 1, None
 
     @hookimpl
     def on_evaluate(self, trainer, step, metrics):
-        import optuna
         value = self.sign * trainer.badness(metrics)
         self.trial.report(value, step)
-        if self.trial.should_prune(): raise optuna.TrialPruned(f"pruned at step {step} ({value:.4g})")
+        if self.trial.should_prune():
+            self.pruned = f"pruned at step {step} ({value:.4g})"
+            trainer.should_stop, trainer.stop_reason = True, self.pruned
+
+    @hookimpl
+    def on_train_end(self):
+        import optuna
+        if self.pruned: raise optuna.TrialPruned(self.pruned)     # after the checkpoint: the run keeps its curves
 
 # %% ../nbs/09_tune.ipynb #e566744b
 STUDY_DB, STUDY_SUMMARY, BEST_CONFIG, FINISHED = "study.db", "study.json", "best_config.json", ("COMPLETE", "PRUNED")
@@ -96,6 +102,7 @@ def tune(target: str, out, trials: int, cfg=None, sampler_seed: int = 0, resume:
     from shoptasks.finetune import finetune, FinetuneConfig, FINETUNE_CONFIG
     from shoptasks.pretraining import pretrain, PretrainConfig, RUN_CONFIG
     from shoptasks.tasks import load_task
+    from shoptasks.trainer import TrainingDiverged
     check(isinstance(trials, int) and not isinstance(trials, bool) and trials >= 1,
           f"trials must be a whole number >= 1, not {trials!r}")
     out, pretraining = Path(out), target == "pretrain"
@@ -116,6 +123,9 @@ def tune(target: str, out, trials: int, cfg=None, sampler_seed: int = 0, resume:
         reporter = ReportToTrial(trial, maximize=not pretraining)
         plugin_manager().register(reporter)
         try: result = run(replace(cfg, out=str(run_dir), **params), quiet=True)
+        except TrainingDiverged as e:                     # these settings diverge: a failed trial, not a failed study
+            trial.set_user_attr("error", str(e))
+            return float("nan")
         finally: plugin_manager().unregister(reporter)
         trial.set_user_attr("config", json.loads((run_dir/saved).read_text()))
         trial.set_user_attr("steps", result["steps"])
@@ -142,6 +152,7 @@ def write_summary(study, out: Path, target: str, task) -> dict:
                    direction="maximize" if task else "minimize", best=best and best.number,
                    trials=[dict(number=t.number, state=t.state.name, value=t.value, params=t.params,
                                 steps=t.user_attrs.get("steps"), out=t.user_attrs.get("out"),
+                                worker=t.user_attrs.get("worker"), error=t.user_attrs.get("error"),
                                 intermediate=t.intermediate_values,
                                 seconds=(t.datetime_complete - t.datetime_start).total_seconds()
                                         if t.datetime_complete and t.datetime_start else None)
@@ -165,7 +176,7 @@ def plot_study(study, folder: Path) -> tuple[list, dict]:
                            parallel=vis.plot_parallel_coordinate).items():
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                warnings.simplefilter("ignore")                 # experimental-API and empty-legend warnings
                 ax = plot(study)
         except (ValueError, RuntimeError, ZeroDivisionError) as e:
             left_out[name] = str(e); continue

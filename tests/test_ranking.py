@@ -91,3 +91,14 @@ def test_online_retail_protocol_and_baselines(shared_data):
     assert round(scores["item-kNN (transitions)"]["hr_10"], 3) == 0.284
     assert abs(scores["item-kNN (transitions)"]["ndcg_10"] - 0.194) < 0.002
     assert len(task.subsets(test)["next-basket targets"]) == 234                  # 94% share the last item's time
+
+def test_the_report_plots_hit_rate_by_list_length(ranked, tmp_path):
+    out, _ = ranked
+    r = cli("report", out, "--out", tmp_path/"report")
+    assert r.returncode == 0, r.stderr
+    page = (tmp_path/"report"/"report.html").read_text()
+    assert "Hit rate and NDCG by list length" in page and "baseline: popularity" in page
+    metrics = json.loads((out/"metrics.json").read_text())["test"]
+    assert len(metrics["model"]["hr_at"]) == 20 and metrics["model"]["hr_at"][9] == metrics["model"]["hr_10"]
+    hits = [json.loads(l) for l in (out/"test_outputs.jsonl").read_text().splitlines()][:8]
+    assert page.count("<mark>") == sum(bool(h["highlights"]) for h in hits)

@@ -1,0 +1,111 @@
+"""`shoptasks tune`: pruning on the trainer's evaluations, the best config replayed, a killed study resumed, two
+processes on one study, the report of a study, and bad input. Tiny backbone, the sample shop's reviews."""
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+import pytest
+from conftest import cli, one_line_error
+
+def common(shop_dir, backbone, steps=15):
+    return ["--data", shop_dir/"reviews.csv", "--backbone", backbone, "--max-steps", str(steps), "--eval-every", "5",
+            "--batch-size", "16"]
+
+def tune_process(*args) -> subprocess.Popen:
+    exe = Path(sys.executable).parent/"shoptasks"
+    return subprocess.Popen([str(exe), "tune", "review-sentiment", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+def summary(study: Path) -> dict: return json.loads((study/"study.json").read_text())
+
+class LearnThenStall:
+    "A search space (through the plugin hook) whose first two trials learn and whose later ones cannot."
+    from shoptasks.hookspecs import hookimpl
+    @hookimpl
+    def configure_search_space(self, task, space):
+        space.clear()
+        space["lr"] = lambda trial: 3e-3 if trial.number < 2 else 1e-9
+
+@pytest.fixture(scope="module")
+def study(shop_dir, backbone, tmp_path_factory):
+    "Four trials: two that learn, then two that do not; the median pruner stops the fourth at its first evaluation."
+    from shoptasks.plugins import plugin_manager
+    out = tmp_path_factory.mktemp("study")/"study"
+    plugin_manager().register(hook := LearnThenStall())
+    try: r = cli("tune", "review-sentiment", *common(shop_dir, backbone), "--trials", "4", "--out", out)
+    finally: plugin_manager().unregister(hook)
+    assert r.returncode == 0, r.stderr
+    return out, r.stdout
+
+def test_the_pruner_stops_a_trial_that_does_not_learn(study):
+    out, stdout = study
+    s = summary(out)
+    assert [t["state"] for t in s["trials"]] == ["COMPLETE", "COMPLETE", "COMPLETE", "PRUNED"]
+    assert list(s["trials"][3]["intermediate"]) == ["5"]                 # stopped at its first evaluation
+    assert s["best"] in (0, 1) and s["direction"] == "maximize" and s["metric"] == "val macro_f1"
+    assert "4 trials (3 complete, 1 pruned)" in stdout and "replay it: shoptasks finetune review-sentiment" in stdout
+    assert (out/"plots"/"history.png").exists() and (out/"trials"/"trial-0003"/"metrics.jsonl").exists()
+
+def test_the_best_config_replays_to_the_same_numbers(study, tmp_path):
+    out, _ = study
+    best = summary(out)["trials"][summary(out)["best"]]
+    r = cli("finetune", "--config", out/"best_config.json", "--out", tmp_path/"replay")
+    assert r.returncode == 0, r.stderr
+    replayed = json.loads((tmp_path/"replay"/"metrics.json").read_text())
+    trial = json.loads((Path(best["out"])/"metrics.json").read_text())
+    assert replayed["test"]["model"] == trial["test"]["model"] and replayed["steps"] == trial["steps"] == 15
+    assert replayed["val"]["model"]["macro_f1"] == best["value"]
+
+def test_the_report_of_a_study_and_its_best_trial(study, tmp_path):
+    out, _ = study
+    best = summary(out)["trials"][summary(out)["best"]]["out"]
+    r = cli("report", out, best, "--out", tmp_path/"report")
+    assert r.returncode == 0, r.stderr
+    page = (tmp_path/"report"/"report.html").read_text()
+    assert "tuning study of review-sentiment" in page and "pruned" in page
+    assert "Confusion matrix" in page and "macro_f1 by age" in page and "Model card" in page
+    assert "baseline: TF-IDF + logistic regression" in page and "synthetic data" in page
+    assert page.count("data:image/png;base64,") >= 5 and "src='http" not in page
+    md = (tmp_path/"report"/"report.md").read_text()
+    assert all((tmp_path/"report"/p).exists() for p in __import__("re").findall(r"\]\((images/[^)]+)\)", md))
+
+def test_a_killed_study_resumes_losing_only_the_running_trial(shop_dir, backbone, tmp_path):
+    out = tmp_path/"study"
+    args = [*common(shop_dir, backbone, steps=10), "--trials", "3", "--out", out, "--heartbeat", "1"]
+    p = tune_process(*args)
+    deadline = time.time() + 240
+    while not (out/"trials"/"trial-0001").exists() and p.poll() is None and time.time() < deadline: time.sleep(0.2)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    msg = one_line_error(cli("tune", "review-sentiment", *args))
+    assert "holds a study with 1 finished trials; pass --resume to continue it" in msg
+    time.sleep(3)                                        # the killed trial's heartbeat goes stale
+    r = cli("tune", "review-sentiment", *args, "--resume")
+    assert r.returncode == 0, r.stderr
+    states = [t["state"] for t in summary(out)["trials"]]
+    assert states[:2] == ["COMPLETE", "FAIL"] and states.count("FAIL") == 1
+    assert sum(s in ("COMPLETE", "PRUNED") for s in states) == 3
+
+def test_two_processes_share_one_study(shop_dir, backbone, tmp_path):
+    out = tmp_path/"study"
+    args = [*common(shop_dir, backbone, steps=10), "--trials", "4", "--out", out]
+    procs = [tune_process(*args, "--sampler-seed", str(seed)) for seed in (0, 1)]
+    for p in procs: assert p.wait(timeout=600) == 0, p.stderr.read()
+    trials = summary(out)["trials"]
+    assert sum(t["state"] in ("COMPLETE", "PRUNED") for t in trials) >= 4
+    assert len({t["worker"] for t in trials}) == 2 and len({t["out"] for t in trials}) == len(trials)
+
+@pytest.mark.parametrize("extra,expected", [
+    (["--trials", "0"], "trials must be a whole number >= 1, not 0"),
+    (["--trials", "2", "--preset", "tiny"], "--preset is an option of pretraining, not of tuning review-sentiment"),
+    (["--trials", "2", "--column", "text"], "--column: expected ROLE=COLUMN"),
+])
+def test_bad_tune_arguments(extra, expected, tmp_path):
+    msg = one_line_error(cli("tune", "review-sentiment", "--out", tmp_path/"s", "--max-steps", "5", *extra))
+    assert expected in msg and not (tmp_path/"s").exists()
+
+def test_a_study_folder_keeps_one_target(study, tmp_path):
+    out, _ = study
+    msg = one_line_error(cli("tune", "review-rating", "--out", out, "--trials", "5", "--max-steps", "5", "--resume"))
+    assert "holds a study of 'review-sentiment', not 'review-rating'; choose a new --out" in msg
+    (tmp_path/"x").mkdir(); (tmp_path/"x"/"notes.txt").write_text("mine")
+    msg = one_line_error(cli("tune", "review-rating", "--out", tmp_path/"x", "--trials", "5", "--max-steps", "5"))
+    assert "is not empty and holds no study" in msg and (tmp_path/"x"/"notes.txt").read_text() == "mine"
