@@ -60,3 +60,22 @@ def backbone(shop_dir, tmp_path_factory) -> Path:
             "--max-steps", "30", "--eval-every", "30", "--no-compile")
     assert r.returncode == 0, r.stderr
     return out
+
+BAD_SAMPLE = """
+from shoptasks.hookspecs import hookimpl
+from shoptasks.tasks import ClassificationTask
+class NoSuchColumn(ClassificationTask):
+    name, description, sample = "aa-broken-sample", "reads a column the sample shop lacks", "reviews.csv"
+    columns = dict(text="body", label="rating")
+@hookimpl
+def register_tasks(register): register(NoSuchColumn)
+"""
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    "`shoptasks demo` (tiny, 20 s of pretraining) with a third party's task that cannot read the sample shop installed."
+    tmp = tmp_path_factory.mktemp("demo")
+    env = install_plugin(tmp/"site", "bad_sample", BAD_SAMPLE, "bad = bad_sample")
+    r = shoptasks("demo", "--out", tmp/"demo", "--minutes", "0.3", "--preset", "tiny", env=env)
+    assert r.returncode == 0, r.stderr
+    return tmp/"demo", r

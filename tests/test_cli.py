@@ -89,23 +89,15 @@ def test_tokenizer_train_and_encode(shop_dir, tmp_path):
     r = cli("tokenizer", "encode", "--tokenizer", tmp_path/"tok", "<|review|>perfect fit")
     assert r.returncode == 0 and r.stdout.startswith(f"<|review|>:{tok.convert_tokens_to_ids('<|review|>')} ")
 
-BAD_SAMPLE = """
-from shoptasks.hookspecs import hookimpl
-from shoptasks.tasks import ClassificationTask
-class NoSuchColumn(ClassificationTask):
-    name, description, sample = "aa-broken-sample", "reads a column the sample shop lacks", "reviews.csv"
-    columns = dict(text="body", label="rating")
-@hookimpl
-def register_tasks(register): register(NoSuchColumn)
-"""
-
-def test_demo_runs_end_to_end(tmp_path):
+def test_demo_runs_end_to_end(demo):
     "A third party's task that cannot read the sample shop (listed first) is reported; the others still run."
-    env = install_plugin(tmp_path/"site", "bad_sample", BAD_SAMPLE, "bad = bad_sample")
-    r = shoptasks("demo", "--out", tmp_path/"demo", "--minutes", "0.3", "--preset", "tiny", env=env)
-    assert r.returncode == 0, r.stderr
+    out, r = demo
     assert "shoptasks: task 'aa-broken-sample' (plugin 'bad') failed, going on with the others: " in r.stderr
     assert "has no column for text (tried 'body'" in r.stderr
     for task in ("product-category", "review-rating", "review-sentiment"): assert f"{task}: test split of" in r.stdout
     assert "bigram" in r.stdout and "'<|title|>Aster navy' ->" in r.stdout and "s in all" in r.stdout
-    assert (tmp_path/"demo"/"shop"/"products.csv").exists() and (tmp_path/"demo"/"model"/"model.safetensors").exists()
+    assert (out/"shop"/"products.csv").exists() and (out/"model"/"model.safetensors").exists()
+    assert f"report of everything trained: {out/'report'/'report.html'}" in r.stdout
+    page = (out/"report"/"report.html").read_text()
+    for task in ("product-category", "review-rating", "review-sentiment", "pretraining"): assert f"{task}: " in page
+    assert "aa-broken-sample" not in page
