@@ -109,3 +109,15 @@ def test_a_study_folder_keeps_one_target(study, tmp_path):
     (tmp_path/"x").mkdir(); (tmp_path/"x"/"notes.txt").write_text("mine")
     msg = one_line_error(cli("tune", "review-rating", "--out", tmp_path/"x", "--trials", "5", "--max-steps", "5"))
     assert "is not empty and holds no study" in msg and (tmp_path/"x"/"notes.txt").read_text() == "mine"
+
+def test_bad_config_files_and_report_folders(tmp_path):
+    (tmp_path/"typo.yaml").write_text("task: review-sentiment\nout: o\nmax_steps: 5\nwarmup_steps: 3\n")
+    (tmp_path/"type.json").write_text('{"task": "review-sentiment", "out": "o", "max_steps": 5, "decay": "step"}')
+    assert one_line_error(cli("finetune", "--config", tmp_path/"typo.yaml")).endswith(
+        "typo.yaml: unknown key 'warmup_steps'; did you mean 'warmup'?")
+    assert one_line_error(cli("tune", "review-sentiment", "--trials", "2", "--config", tmp_path/"type.json")).endswith(
+        "type.json: decay: expected one of 'cosine', 'linear', not 'step'")
+    (tmp_path/"notarun").mkdir(); (tmp_path/"notarun"/"data.csv").write_text("a\n1\n")
+    msg = one_line_error(cli("report", tmp_path/"notarun", "--out", tmp_path/"report"))
+    assert "notarun is not a run or a study (expected task.json or pretrain_config.json" in msg
+    assert not (tmp_path/"report").exists() and not (tmp_path/"o").exists()
