@@ -172,7 +172,8 @@ class GenerationTask(Task):
             idx = order[i:i + batch_size]
             ids, mask = pad([prompts[j] for j in idx], tokenizer.pad_token_id, side="left", multiple=1)
             cfg = GenerationConfig(**{**o, "max_new_tokens": min(o["max_new_tokens"], context - ids.size(1))},
-                                   eos_token_id=stops, pad_token_id=tokenizer.pad_token_id, return_dict_in_generate=True,
+                                   eos_token_id=stops, pad_token_id=tokenizer.pad_token_id,
+                                   bos_token_id=getattr(model.config, "bos_token_id", None), return_dict_in_generate=True,
                                    output_scores=True)
             if not o["do_sample"]: cfg.top_k, cfg.top_p, cfg.temperature = None, None, None
             with autocast(precision, device.type):

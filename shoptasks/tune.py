@@ -71,8 +71,9 @@ def _storage(url: str, heartbeat: float):
                           engine_kwargs=dict(connect_args=dict(timeout=60)) if sqlite else None)
 
 def open_study(out: Path, target: str, maximize: bool, resume: bool, heartbeat: float, storage: str | None = None,
-               sampler=None, pruner=None):
-    "The Optuna study of `target` in the folder `out` (or at the `storage` URL), created if need be."
+               sampler=None, pruner=None, first: dict | None = None):
+    """The Optuna study of `target` in the folder `out` (or at the `storage` URL), created if need be, with the
+    parameters `first` queued as its first trial."""
     import optuna
     out.mkdir(parents=True, exist_ok=True)
     has_study = (out/STUDY_DB).exists() or storage
@@ -89,7 +90,9 @@ def open_study(out: Path, target: str, maximize: bool, resume: bool, heartbeat: 
         done = [t for t in study.trials if t.state.name != "RUNNING"]
         check(resume or not done, f"{out} holds a study with {len(done)} finished trials; pass --resume to continue "
                                   "it or choose a new --out")
-        if held is None: study.set_user_attr("target", target)
+        if held is None:
+            study.set_user_attr("target", target)
+            if first: study.enqueue_trial(first)
     return study
 
 # %% ../nbs/09_tune.ipynb #ad1fbb4b
@@ -112,8 +115,11 @@ def tune(target: str, out, trials: int, cfg=None, sampler_seed: int = 0, resume:
     if task: check(cfg.task == target, f"the config is for {cfg.task!r}, not {target!r}")
     space = search_space(task, cfg)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    base = {**asdict(cfg), "lr": cfg.lr or default_lr(getattr(cfg, "backbone", None)),
+            **(cfg.shape() if pretraining else {})}
     study = open_study(out, target, not pretraining, resume, heartbeat, storage,
-                       optuna.samplers.TPESampler(seed=sampler_seed), optuna.pruners.MedianPruner(n_startup_trials=3))
+                       optuna.samplers.TPESampler(seed=sampler_seed), optuna.pruners.MedianPruner(n_startup_trials=3),
+                       first={k: base[k] for k in space if k in base})
 
     def objective(trial):
         params = {name: draw(trial) for name, draw in space.items()}
