@@ -335,9 +335,8 @@ class Trainer:
             self.elapsed = time.perf_counter() - t_start
             if self.step - start_step == 10: t10 = time.perf_counter()     # the first steps include compilation
             done = self.step - start_step
-            if self.max_steps is None and (done >= 20 or self.elapsed >= 0.1 * cfg.minutes * 60):
-                since, n = (t10, done - 10) if done > 10 else (t_session, done)    # after compilation if we can
-                self.calibrate((time.perf_counter() - since) / n)
+            if self.max_steps is None and (done >= 20 or done > 10 and self.elapsed >= 0.25 * cfg.minutes * 60):
+                self.calibrate((time.perf_counter() - t10) / (done - 10))      # from step 10: after compilation
                 bar.total = self.max_steps; bar.refresh()
             logs = dict(loss=loss, lr=lr, grad_norm=grad_norm, tokens_per_s=self.tokens_seen / self.elapsed,
                         data_wait=data_time / (time.perf_counter() - t_session))
