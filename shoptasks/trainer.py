@@ -267,6 +267,12 @@ class Trainer:
         if dist.is_initialized(): dist.broadcast(n, src=0)
         self.max_steps = int(n)
 
+    def out_of_time(self) -> bool:
+        "Whether the time budget is spent (rank 0's clock decides for every process)."
+        late = torch.tensor([self.elapsed >= self.cfg.minutes * 60])
+        if dist.is_initialized(): dist.broadcast(late, src=0)
+        return bool(late)
+
     def save(self, metrics: dict | None):
         "Checkpoint; track the best; copy the best model to the run directory; prune old checkpoints."
         if not self.is_main: return
@@ -338,6 +344,9 @@ class Trainer:
             if self.max_steps is None and (done >= 20 or done > 10 and self.elapsed >= 0.25 * cfg.minutes * 60):
                 self.calibrate((time.perf_counter() - t10) / (done - 10))      # from step 10: after compilation
                 bar.total = self.max_steps; bar.refresh()
+            elif cfg.minutes and self.max_steps and self.step < self.max_steps and self.out_of_time():
+                self.max_steps = self.step                   # steps slowed down since the budget was fixed
+                self.stop_reason = f"the {cfg.minutes:g}-minute budget ran out at step {self.step}"
             logs = dict(loss=loss, lr=lr, grad_norm=grad_norm, tokens_per_s=self.tokens_seen / self.elapsed,
                         data_wait=data_time / (time.perf_counter() - t_session))
             bar.update(); bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{logs['tokens_per_s']:,.0f}")
