@@ -19,10 +19,11 @@ $(STAMP): settings.ini setup.py $(PLUGINS)
 demo: $(STAMP)
 	$(BIN)/shoptasks demo
 
+# nbdev_test runs the library's notebooks; the tutorial runs in JupyterLab, in a browser (tests/test_browser.py).
 test: $(STAMP)
 	$(BIN)/nbdev_export
 	@test -z "$$(git status --porcelain -- shoptasks)" || { echo "nbdev_export changed shoptasks/: export the notebooks and commit"; git status --porcelain -- shoptasks; exit 1; }
-	$(BIN)/nbdev_test --n_workers 2
+	$(BIN)/nbdev_test --n_workers 2 --skip_folder_re '^[_.]|^tutorials$$'
 	$(BIN)/python -m pytest -q tests
 
 # nbdev_docs needs Quarto; where it is missing, docs/build.py renders the executed notebooks offline into docs/_site.

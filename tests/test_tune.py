@@ -5,9 +5,15 @@ from pathlib import Path
 import pytest
 from conftest import cli, one_line_error
 
-def common(shop_dir, backbone, steps=15):
-    return ["--data", shop_dir/"reviews.csv", "--backbone", backbone, "--max-steps", str(steps), "--eval-every", "5",
-            "--batch-size", "16"]
+@pytest.fixture(scope="module")
+def reviews(shop_dir, tmp_path_factory) -> Path:
+    "The sample shop's first 1,000 reviews: trials that spend their time training, not reading and scoring."
+    path = tmp_path_factory.mktemp("reviews")/"reviews.csv"
+    path.write_text("".join((shop_dir/"reviews.csv").read_text().splitlines(True)[:1001]))
+    return path
+
+def common(reviews, backbone, steps=15):
+    return ["--data", reviews, "--backbone", backbone, "--max-steps", str(steps), "--eval-every", "5", "--batch-size", "16"]
 
 def tune_process(*args) -> subprocess.Popen:
     exe = Path(sys.executable).parent/"shoptasks"
@@ -25,12 +31,12 @@ class LearnThenStall:
         space["lr"] = lambda trial: 3e-3 if trial.number < 2 else 1e-9
 
 @pytest.fixture(scope="module")
-def study(shop_dir, backbone, tmp_path_factory):
+def study(reviews, backbone, tmp_path_factory):
     "Four trials: two that learn, then two that do not; the median pruner stops the fourth at its first evaluation."
     from shoptasks.plugins import plugin_manager
     out = tmp_path_factory.mktemp("study")/"study"
     plugin_manager().register(hook := LearnThenStall())
-    try: r = cli("tune", "review-sentiment", *common(shop_dir, backbone), "--trials", "4", "--out", out)
+    try: r = cli("tune", "review-sentiment", *common(reviews, backbone), "--trials", "4", "--out", out)
     finally: plugin_manager().unregister(hook)
     assert r.returncode == 0, r.stderr
     return out, r.stdout
@@ -67,9 +73,9 @@ def test_the_report_of_a_study_and_its_best_trial(study, tmp_path):
     md = (tmp_path/"report"/"report.md").read_text()
     assert all((tmp_path/"report"/p).exists() for p in __import__("re").findall(r"\]\((images/[^)]+)\)", md))
 
-def test_a_killed_study_resumes_losing_only_the_running_trial(shop_dir, backbone, tmp_path):
+def test_a_killed_study_resumes_losing_only_the_running_trial(reviews, backbone, tmp_path):
     out = tmp_path/"study"
-    args = [*common(shop_dir, backbone, steps=10), "--trials", "3", "--out", out, "--heartbeat", "1"]
+    args = [*common(reviews, backbone, steps=10), "--trials", "3", "--out", out, "--heartbeat", "1"]
     p = tune_process(*args)
     deadline = time.time() + 240
     while not (out/"trials"/"trial-0001").exists() and p.poll() is None and time.time() < deadline: time.sleep(0.2)
@@ -84,9 +90,9 @@ def test_a_killed_study_resumes_losing_only_the_running_trial(shop_dir, backbone
     assert states[:2] == ["COMPLETE", "FAIL"] and states.count("FAIL") == 1
     assert sum(s in ("COMPLETE", "PRUNED") for s in states) == 3
 
-def test_two_processes_share_one_study(shop_dir, backbone, tmp_path):
+def test_two_processes_share_one_study(reviews, backbone, tmp_path):
     out = tmp_path/"study"
-    args = [*common(shop_dir, backbone, steps=10), "--trials", "4", "--out", out]
+    args = [*common(reviews, backbone, steps=10), "--trials", "4", "--out", out]
     procs = [tune_process(*args, "--sampler-seed", str(seed)) for seed in (0, 1)]
     for p in procs: assert p.wait(timeout=600) == 0, p.stderr.read()
     trials = summary(out)["trials"]
