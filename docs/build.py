@@ -110,24 +110,28 @@ table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 8px;verti
 img{max-width:100%}
 """
 
-def build(out: Path, execute: bool = True, timeout: int = 1800) -> list[Path]:
-    "Render every page into `out`; return the pages written."
+def render(path: Path, execute: bool, timeout: int) -> str:
+    "The page body of the notebook `path`: run (if `execute`), prepared, exported as HTML without prompts."
+    nb = nbformat.read(path, as_version=4)
+    if execute:
+        print(f"running {path.relative_to(ROOT)}", flush=True)
+        ExecutePreprocessor(timeout=timeout, kernel_name="python3").preprocess(nb, {"metadata": {"path": str(path.parent)}})
+    mod = module_of(nb)
+    prepare(nb, importlib.import_module(mod) if mod else None)
+    exporter = HTMLExporter(template_name="basic", exclude_input_prompt=True, exclude_output_prompt=True)
+    return exporter.from_notebook_node(nb)[0]
+
+def build(out: Path, execute: bool = True, timeout: int = 1800, workers: int = 2) -> list[Path]:
+    "Render every page into `out` (`workers` notebooks at a time); return the pages written."
+    from concurrent.futures import ProcessPoolExecutor
     sys.path.insert(0, str(ROOT))
+    paths = pages()
+    names = ["index" if p.name == "index.ipynb" else f"{p.parent.name}/{p.stem}" if p.parent != NBS else p.stem for p in paths]
+    titles = [title_of(nbformat.read(p, as_version=4)) for p in paths]
+    with ProcessPoolExecutor(workers) as pool: bodies = list(pool.map(render, paths, [execute] * len(paths), [timeout] * len(paths)))
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
-        exporter = HTMLExporter(template_name="basic", exclude_input_prompt=True, exclude_output_prompt=True)
-        books = [(p, nbformat.read(p, as_version=4)) for p in pages()]
-        names = [("index" if p.name == "index.ipynb" else f"{p.parent.name}/{p.stem}" if p.parent != NBS else p.stem)
-                 for p, _ in books]
-        titles = [title_of(nb) for _, nb in books]
-        written = []
-        for i, ((path, nb), name) in enumerate(zip(books, names)):
-            if execute:
-                print(f"running {path.relative_to(ROOT)}", flush=True)
-                ExecutePreprocessor(timeout=timeout, kernel_name="python3").preprocess(nb, {"metadata": {"path": str(path.parent)}})
-            mod = module_of(nb)
-            prepare(nb, importlib.import_module(mod) if mod else None)
-            body, _ = exporter.from_notebook_node(nb)
+        for i, (name, body) in enumerate(zip(names, bodies)):
             up = "../" * name.count("/")
             nav = "".join(f"<li{' class=here' if j == i else ''}><a href='{up}{n}.html'>{html.escape(t)}</a></li>"
                           for j, (n, t) in enumerate(zip(names, titles)))
@@ -136,12 +140,11 @@ def build(out: Path, execute: bool = True, timeout: int = 1800) -> list[Path]:
             target = staging/f"{name}.html"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(PAGE.format(title=html.escape(titles[i]), up=up, nav=nav, body=body, prev=prev, next=nxt))
-            written.append(out/f"{name}.html")
         (staging/"style.css").write_text(CSS + HtmlFormatter().get_style_defs(".highlight"))
         staging.chmod(0o755)
         if out.exists(): shutil.rmtree(out)
         os.replace(staging, out)
-        return written
+        return [out/f"{n}.html" for n in names]
     finally: shutil.rmtree(staging, ignore_errors=True)
 
 if __name__ == "__main__":
