@@ -10,7 +10,7 @@ __all__ = ['CSS', 'read_run', 'curves_png', 'confusion_png', 'segments_png', 'ra
 # %% ../nbs/10_report.ipynb #7ee53d65
 import base64, html, io, json, math, re
 from pathlib import Path
-from .errors import ShoptasksError, check
+from .errors import check
 from .data import write_atomic
 from .trainer import staged_dir
 
@@ -163,7 +163,7 @@ def score_table(t: dict) -> tuple:
     return ("table", ["", *t["shown"]], [[n, *(_f(s.get(m)) for m in t["shown"])] for n, s in zip(names, scores)])
 
 def finetune_blocks(run: dict, samples: int = 8) -> list:
-    m, info, cfg = run["metrics"], run["info"], run["config"]
+    m, info = run["metrics"], run["info"]
     t = m["test"]
     blocks = [("h2", f"{info['task']}: {run['path']}"),
               ("p", f"Backbone {info.get('backbone') or 'none (trained from scratch)'}; {m['steps']:,} steps, "

@@ -7,10 +7,10 @@ __all__ = ['STUDY_DB', 'STUDY_SUMMARY', 'BEST_CONFIG', 'FINISHED', 'default_sear
            'open_study', 'tune', 'write_summary', 'plot_study']
 
 # %% ../nbs/09_tune.ipynb #7f1d486f
-import fcntl, json, os, time, warnings
+import fcntl, json, os, warnings
 from dataclasses import asdict, replace
 from pathlib import Path
-from .errors import ShoptasksError, check
+from .errors import check
 from .hookspecs import hookimpl
 from .plugins import plugin_manager
 from .data import write_atomic
@@ -174,7 +174,7 @@ def plot_study(study, folder: Path) -> tuple[list, dict]:
     "Optuna's history, importance and parallel-coordinate plots of `study` as PNG files in `folder`."
     import matplotlib
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt, optuna
+    import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as vis
     folder.mkdir(parents=True, exist_ok=True)
     made, left_out = [], {}

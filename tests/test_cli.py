@@ -2,7 +2,7 @@
 import json
 import pytest, torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
-from conftest import cli, install_plugin, shoptasks
+from conftest import cli, shoptasks
 from shoptasks.model import generate_ids
 
 COMMANDS = [[], ["demo"], ["tokenizer"], ["tokenizer", "train"], ["tokenizer", "encode"], ["pretrain"], ["generate"]]

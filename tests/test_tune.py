@@ -1,6 +1,6 @@
 """`shoptasks tune`: pruning on the trainer's evaluations, the best config replayed, a killed study resumed, two
 processes on one study, the report of a study, and bad input. Tiny backbone, the sample shop's reviews."""
-import json, os, signal, subprocess, sys, time
+import json, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 from conftest import cli, one_line_error
