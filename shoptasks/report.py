@@ -281,7 +281,9 @@ def to_html(blocks: list, title: str) -> str:
         else:
             marks = b[3] if b[0] == "samples" else [[]] * len(b[2])
             cls = " class='text'" if b[0] == "samples" else ""
-            rows = "".join("<tr>" + "".join(f"<td{cls}>{_marked(str(c), m)}</td>" for c in r) + "</tr>"
+            # marks go on the outputs: the columns after a sample's input and target
+            rows = "".join("<tr>" + "".join(f"<td{cls}>{_marked(str(c), m if k >= 2 else [])}</td>" for k, c in enumerate(r))
+                           + "</tr>"
                            for r, m in zip(b[2], marks))
             out.append("<table class='{}'><tr>{}</tr>{}</table>".format(
                 "samples" if b[0] == "samples" else "scores", "".join(f"<th>{html.escape(str(h))}</th>" for h in b[1]), rows))
@@ -301,7 +303,8 @@ def to_markdown(blocks: list, title: str) -> tuple[str, dict]:
         else:
             marks = b[3] if b[0] == "samples" else [()] * len(b[2])
             out.append("\n".join(["| " + " | ".join(cell(h) for h in b[1]) + " |", "|" + "---|" * len(b[1]),
-                                  *("| " + " | ".join(cell(c, m) for c in r) + " |" for r, m in zip(b[2], marks))]))
+                                  *("| " + " | ".join(cell(c, m if k >= 2 else ()) for k, c in enumerate(r)) + " |"
+                                    for r, m in zip(b[2], marks))]))
     return "\n\n".join(out) + "\n", images
 
 # %% ../nbs/10_report.ipynb #26352903

@@ -10,6 +10,7 @@ def reviews(shop_dir, tmp_path_factory) -> Path:
     "The sample shop's first 1,000 reviews: trials that spend their time training, not reading and scoring."
     path = tmp_path_factory.mktemp("reviews")/"reviews.csv"
     path.write_text("".join((shop_dir/"reviews.csv").read_text().splitlines(True)[:1001]))
+    (path.parent/"SOURCE.md").write_text((shop_dir/"SOURCE.md").read_text())       # the data card goes with it
     return path
 
 def common(reviews, backbone, steps=15):
@@ -45,7 +46,7 @@ def test_the_pruner_stops_a_trial_that_does_not_learn(study):
     out, stdout = study
     s = summary(out)
     assert [t["state"] for t in s["trials"]] == ["COMPLETE", "COMPLETE", "COMPLETE", "PRUNED"]
-    assert list(s["trials"][3]["intermediate"]) == ["5"]                 # stopped at its first evaluation
+    assert len(s["trials"][3]["intermediate"]) < 3                       # stopped before its last evaluation
     assert s["best"] in (0, 1) and s["direction"] == "maximize" and s["metric"] == "val macro_f1"
     assert "4 trials (3 complete, 1 pruned)" in stdout and "replay it: shoptasks finetune review-sentiment" in stdout
     assert (out/"plots"/"history.png").exists() and (out/"trials"/"trial-0003"/"metrics.jsonl").exists()
