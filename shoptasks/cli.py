@@ -143,6 +143,8 @@ def parser() -> argparse.ArgumentParser:
                    "outputs (a label and its probability, or a generated text and its score)")
     p.add_argument("--keep-columns", type=_column_list, metavar="COL,COL",
                    help="write only these input columns (default: all)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted prediction into --output after the "
+                   "rows it wrote (the same model, input and options)")
     g = p.add_argument_group("generation tasks (default: the run's decoding, greedy)")
     for flag, kind, what in DECODING_FLAGS: g.add_argument(flag, type=kind, help=what)
     g.add_argument("--sample", dest="do_sample", action="store_const", const=True, help="sample instead of searching")
@@ -151,6 +153,18 @@ def parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("ranking tasks")
     g.add_argument("--k", type=int, help="items to rank per history (default 20)")
     g.add_argument("--exclude-seen", action="store_const", const=True, help="rank no item the history already has")
+
+    p = sub.add_parser("serve", help="serve fine-tuned runs over HTTP (FastAPI): predictions with dynamic batching, "
+                       "run metadata, health and Prometheus metrics")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="fine-tuning run directories, each as PATH (named by its "
+                   "folder) or NAME=PATH; URLs name runs, never paths")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    p.add_argument("--api-key-file", metavar="FILE", help="a file holding the API key that the /v1 routes then require "
+                   "(Authorization: Bearer KEY or X-API-Key)")
+    from shoptasks.serve import ServeLimits
+    from shoptasks.config import add_options
+    add_options(p.add_argument_group("limits and batching"), ServeLimits)
 
     p = sub.add_parser("generate", help="continue a prompt with a pretrained model")
     p.add_argument("--model", required=True, help="run directory or Hugging Face model directory")
@@ -202,10 +216,14 @@ def run(args) -> None:
     elif args.command == "predict":
         from shoptasks.finetune import predict
         options = {k: getattr(args, k) for k in PREDICT_OPTIONS if getattr(args, k) is not None}
-        r = predict(args.task, args.model, args.input, args.output, dict(args.columns), args.keep_columns, options)
+        r = predict(args.task, args.model, args.input, args.output, dict(args.columns), args.keep_columns, options,
+                    quiet=False, resume=args.resume)
         counts = [f"{r['skipped_empty']} rows with an empty text skipped"] * bool(r["skipped_empty"])
         counts += [f"{what}: {n}" for what, n in r["notes"].items() if n]
         print(f"{r['rows']} rows predicted into {r['output']}" + "".join(f"; {c}" for c in counts))
+    elif args.command == "serve":
+        from shoptasks.serve import serve, ServeLimits
+        serve(args.runs, args.host, args.port, args.api_key_file, config_from_args(ServeLimits, args))
     elif args.command == "generate":
         from shoptasks.pretraining import generate
         for s in generate(args.model, args.prompt, args.n, args.max_new_tokens, args.temperature, args.top_k, args.greedy, args.seed):
@@ -274,9 +292,13 @@ def main(argv=None):
         sys.exit(130)
 
 def _resume_hint(args, argv, e) -> str:
-    "How to continue a run stopped by Ctrl-C: once training has started, the same command with `--resume`."
+    """How to continue a run or prediction stopped by Ctrl-C: once training (or writing) has started, the same command
+    with `--resume`."""
     from shoptasks.errors import Interrupted
     from shoptasks.trainer import checkpoints
     if getattr(args, "resume", None) is None: return ""
-    if not isinstance(e, Interrupted) and not checkpoints(args.out): return " before training started; nothing was kept"
+    if args.command == "predict":
+        output = Path(args.output)
+        if not output.with_name(f".{output.name}.progress").exists(): return " before any row was written; nothing was kept"
+    elif not isinstance(e, Interrupted) and not checkpoints(args.out): return " before training started; nothing was kept"
     return f"; continue with: shoptasks {shlex.join(a for a in argv if a != '--resume')} --resume"

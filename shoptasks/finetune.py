@@ -7,7 +7,7 @@ __all__ = ['FINETUNE_CONFIG', 'TASK_INFO', 'TEST_OUTPUTS', 'epoch_batches', 'Fin
            'finetune', 'format_report', 'format_times', 'load_finetuned', 'evaluate', 'predict']
 
 # %% ../nbs/07_finetune.ipynb #f64e2ba5
-import json, time
+import contextlib, csv, io, itertools, json, os, time
 from dataclasses import dataclass, field, asdict, replace
 from functools import lru_cache
 from pathlib import Path
@@ -15,7 +15,7 @@ import numpy as np, torch
 from tqdm.auto import tqdm
 from .errors import ShoptasksError, check, check_numbers
 from .data import write_atomic, corpus_format
-from .tasks import Task, load_task
+from .tasks import Examples, Task, load_task
 from .metrics import segment_scores
 from .backbones import default_lr
 from .trainer import (TrainConfig, Trainer, pick_precision, default_device, init_distributed, on_rank0,
@@ -228,29 +228,80 @@ def evaluate(task: str, model, data=None, split: str = "test", columns: dict | N
     return split_report(t, examples, outputs, loss, baselines, variants)
 
 def predict(task: str, model, input, output, columns: dict | None = None, keep_columns: list | None = None,
-            options: dict | None = None, quiet: bool = True) -> dict:
+            options: dict | None = None, quiet: bool = True, resume: bool = False, chunk: int = 1024) -> dict:
     """Predict every row of `input` with the fine-tuned `model` run (with the task's prediction `options`, such as a
     generation task's decoding); write each row's columns (all, or `keep_columns`) and the task's outputs (a label and
-    its probability, say) to `output`, so they join back to the shop's ids. Returns the counts, with the task's `notes`."""
+    its probability, say) to `output`, so they join back to the shop's ids. Returns the counts, with the task's `notes`.
+
+    Rows stream through `chunk` at a time (where the task `streams`), into a hidden partial file beside `output`
+    that is renamed to it at the end; `resume` continues an interrupted prediction after the rows already written."""
+    output = Path(output)
     fmt = corpus_format(output)
-    check(fmt in ("csv", "jsonl") and not str(output).endswith(".gz"), f"{output}: the output must be a .csv or .jsonl file")
+    check(fmt in ("csv", "jsonl") and output.suffix != ".gz", f"{output}: the output must be a .csv or .jsonl file")
+    partial, progress = (output.with_name(f".{output.name}.{s}") for s in ("partial", "progress"))
+    job = dict(input=str(input), model=str(model), options=options or {}, columns=columns or {}, keep=keep_columns)
+    state = _resume_state(output, progress, partial, job) if resume else dict(job, rows=0, bytes=0, header=None, notes={})
     m, tok, t, _ = load_finetuned(model, task)
-    examples = t.load(input, None, columns, labelled=False, keep=True if keep_columns is None else list(keep_columns))
-    clash = [c for c in t.output_columns if c in examples.fields]
+    found = Examples([], "", None, {})
+    rows = t.rows(input, columns, labelled=False, keep=True if keep_columns is None else list(keep_columns), found=found)
+    rows = itertools.islice(rows, state["rows"], None)
+    size = chunk if t.streams else None
+    try:
+        with contextlib.ExitStack() as opened:
+            def partial_file():                        # opened once the first chunk is predicted: bad options fail first
+                f = opened.enter_context(open(partial, "r+b" if resume else "wb"))
+                f.truncate(state["bytes"])
+                f.seek(state["bytes"])
+                return f, opened.enter_context(tqdm(desc="predicting", unit="row", initial=state["rows"], disable=quiet))
+            f = None
+            while batch := list(itertools.islice(rows, size)):
+                if state["header"] is None: state["header"] = _output_header(t, found, input)
+                inferred = t.infer(m, tok, batch, pick_precision("auto"), True, **(options or {}))[0]
+                out = [dict(r["fields"], **o) for r, o in zip(batch, t.output_rows(inferred))]
+                if f is None: f, bar = partial_file()
+                f.write(_formatted(out, fmt, state["header"], with_header=state["bytes"] == 0).encode())
+                f.flush()
+                os.fsync(f.fileno())
+                notes = t.notes(Examples(batch, found.source, None, found.columns, counts=found.counts), inferred)
+                state.update(rows=state["rows"] + len(batch), bytes=f.tell(),
+                             notes={k: state["notes"].get(k, 0) + v for k, v in notes.items()})
+                write_atomic(progress, json.dumps(state))
+                bar.update(len(batch))
+            if state["bytes"] == 0:                    # no usable row: the header alone
+                f = partial_file()[0]
+                f.write(_formatted([], fmt, state["header"] or _output_header(t, found, input), True).encode())
+    except ShoptasksError:                             # bad input: nothing to resume from
+        partial.unlink(missing_ok=True)
+        progress.unlink(missing_ok=True)
+        raise
+    os.replace(partial, output)
+    progress.unlink(missing_ok=True)
+    return dict(rows=state["rows"], skipped_empty=found.skipped, output=str(output), notes=state["notes"])
+
+def _resume_state(output: Path, progress: Path, partial: Path, job: dict) -> dict:
+    "The progress of an interrupted prediction of the same `job` into `output`, or a one-line error."
+    check(progress.exists() and partial.exists(),
+          f"{output}: no interrupted prediction to resume (no {progress.name} beside it)")
+    state = json.loads(progress.read_text())
+    changed = next((k for k in job if state.get(k) != job[k]), None)
+    check(changed is None, f"{output}: the interrupted prediction had another {changed} ({state.get(changed)!r}); "
+                           "run it again without --resume")
+    return state
+
+def _output_header(t, found, input) -> list:
+    "The input columns kept, then the task's outputs; a clash is a one-line error."
+    clash = [c for c in t.output_columns if c in found.fields]
     if clash:
-        raise ShoptasksError(f"{input} already has a column {clash[0]!r}: choose the columns to keep with "
-                             "--keep-columns")
-    inferred = t.infer(m, tok, examples.rows, pick_precision("auto"), quiet, **(options or {}))[0]
-    outputs = t.output_rows(inferred)
-    rows = [dict(r["fields"], **o) for r, o in zip(examples.rows, outputs)]
-    names = list(dict.fromkeys(k for o in outputs for k in o))
-    if fmt == "jsonl": text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    else:
-        import csv, io
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, [*examples.fields, *names], lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-        text = buf.getvalue()
-    write_atomic(Path(output), text)
-    return dict(rows=len(rows), skipped_empty=examples.skipped, output=str(output), notes=t.notes(examples, inferred))
+        raise ShoptasksError(f"{input} already has a column {clash[0]!r}: choose the columns to keep with --keep-columns")
+    return list(found.fields)
+
+def _formatted(rows: list, fmt: str, header: list, with_header: bool) -> str:
+    "JSON lines, or CSV rows (with the header line first when asked) of the input's `header` columns and the outputs."
+    if fmt == "jsonl": return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    names = [*header, *dict.fromkeys(k for r in rows for k in r if k not in header)]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, names, lineterminator="\n")
+    if with_header: w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+

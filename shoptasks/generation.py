@@ -47,6 +47,7 @@ class GenerationTask(Task):
     segment_metrics = ("invented_rate",)
     output_columns = ("generated", "score")
     report_variants = {"model + guard": dict(guard=True)}
+    serve_options = dict(guard=True)
     fields: dict = {}                  # role -> the field token before its value in the prompt
     target_field: str = ""             # the field token the target follows
     max_prompt: int = 192              # prompt tokens kept (the end of a longer prompt)
@@ -102,8 +103,11 @@ class GenerationTask(Task):
 
     def load_model(self, run, device: str = "cpu") -> tuple:
         from transformers import AutoModelForCausalLM, AutoTokenizer
-        model = AutoModelForCausalLM.from_pretrained(run, attn_implementation=attention_for(device)).eval()
-        return model, AutoTokenizer.from_pretrained(run)
+        model = AutoModelForCausalLM.from_pretrained(run, attn_implementation=attention_for(device), use_safetensors=True)
+        return model.eval(), AutoTokenizer.from_pretrained(run)
+
+    def input_length(self, row, tokenizer) -> tuple[int, int]:
+        return len(tokenizer(self.prompt(row), add_special_tokens=False)["input_ids"]), self.max_prompt
 
     def encode(self, row, tokenizer) -> dict:
         "Prompt ids (the last `max_prompt`), and with a target: prompt + target + end, labelled on the target only."

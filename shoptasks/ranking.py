@@ -82,6 +82,7 @@ class RankingTask(Task):
     report_metrics = ("hr_10", "ndcg_10", "mrr_10", "hr_20", "ndcg_20", "coverage_10")
     segment_metrics = ("hr_10",)
     output_columns = ("items", "scores")
+    streams = False
     monitor = ("ndcg_10", "max")       # the validation metric that picks the best checkpoint and stops early
     min_item_events: int = 1           # items with fewer events (after collapsing repeats) are dropped
     min_user_events: int = 3           # histories with fewer are dropped: leave-last-out needs 3
@@ -179,6 +180,13 @@ class RankingTask(Task):
         fields = [*rows[0]["fields"]] if rows and keep else []
         return Examples(rows, str(path), split, chosen, counts=counts, fields=fields)
 
+    def rows(self, source=None, columns: dict | None = None, labelled: bool = True, keep: bool | list = False,
+             found: Examples | None = None):
+        "Every history of `source` (see `load`); read whole, not streamed: a history's events may lie anywhere in a file."
+        examples = self.load(source, None, columns, labelled, keep)
+        if found is not None: vars(found).update({**vars(examples), "rows": []})
+        yield from examples.rows
+
     def windows(self, h, split: str):
         """`(shown, target, continues)` of a history `h` in `split`: test, all but the last event then the last;
         val, all but the last two then the second last; predict, all and no target; train, the history without its
@@ -234,7 +242,19 @@ class RankingTask(Task):
     def load_model(self, run, device: str = "cpu") -> tuple:
         vocab = ItemVocabulary.from_pretrained(run)
         self.items = vocab.items
-        return ShoptasksForNextItem.from_pretrained(run).eval(), vocab
+        return ShoptasksForNextItem.from_pretrained(run, use_safetensors=True).eval(), vocab
+
+    def request_row(self, values: dict) -> dict:
+        "A history to rank the next item of, from a request's `{\"items\": [item, ...]}` (oldest first)."
+        unknown = [r for r in values if r != "items"]
+        if unknown: raise ValueError(f"no role {unknown[0]!r} (a ranking request gives its history as items)")
+        items = values.get("items")
+        if not (isinstance(items, list) and items and all(isinstance(x, str) and x.strip() for x in items)):
+            raise ValueError("items must be a non-empty list of item ids, oldest first")
+        items = [x.strip() for x in items]
+        return dict(text=" ".join(items), line=0, inputs=dict(items=items, texts={}), segments={})
+
+    def input_length(self, row, vocab) -> tuple[int, int]: return len(row["inputs"]["items"]), self.max_history
 
     def encode(self, row, vocab) -> dict:
         "The history's item ids (the last `max_history`); for training, the target appended and every next item labelled."
@@ -298,6 +318,10 @@ class RankingTask(Task):
     def output_rows(self, outputs) -> list:
         "What `predict` writes per history: the ranked items and their probabilities, each joined by ';'."
         return [dict(items=";".join(o["items"]), scores=";".join(f"{s:.6f}" for s in o["scores"])) for o in outputs]
+
+    def json_rows(self, outputs) -> list:
+        "Each history's ranked items with their probabilities, and how many of its items the model does not know."
+        return [dict(items=o["items"], scores=o["scores"], unknown=o["unknown"]) for o in outputs]
 
     def highlights(self, row, output: dict) -> list:
         "The history's next item, where the ranked list has it."
