@@ -85,8 +85,10 @@ def _add_task_data_args(p, data: bool = True, columns_default=(), from_config: b
     p.add_argument("--column", dest="columns", type=_role_column, action="append", default=columns_default,
                    metavar="ROLE=COLUMN", help="read ROLE (text, label, a segment ...) from COLUMN; repeat for several roles")
 
-def parser() -> argparse.ArgumentParser:
-    "The `shoptasks` argument parser."
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `shoptasks` argument parser; given the `command` about to run, only its options that come from the config
+    dataclasses are built (their modules import torch, which `shoptasks --help` need not wait for)."""
+    def full(name): return command in (None, name)
     ap = argparse.ArgumentParser(prog="shoptasks", description="Train, evaluate and use Transformer language models for e-commerce.")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("demo", help="the end-to-end job on the generated sample shop")
@@ -100,15 +102,17 @@ def parser() -> argparse.ArgumentParser:
     p = tok.add_parser("encode", help="print the tokens of a text")
     p.add_argument("--tokenizer", required=True); p.add_argument("text")
 
-    from dataclasses import fields
-    from shoptasks.pretraining import PretrainConfig
-    from shoptasks.finetune import FinetuneConfig
-    _add_run_options(sub.add_parser("pretrain", help="pretrain a language model on a corpus"), PretrainConfig)
+    p = sub.add_parser("pretrain", help="pretrain a language model on a corpus")
+    if full("pretrain"):
+        from shoptasks.pretraining import PretrainConfig
+        _add_run_options(p, PretrainConfig)
 
     sub.add_parser("tasks", help="list the tasks of the installed plugins, and any broken plugin")
     p = sub.add_parser("finetune", help="fine-tune a backbone for a task; report it beside the baseline")
     _add_task_data_args(p, data=False, columns_default=argparse.SUPPRESS, from_config=True)
-    _add_run_options(p, FinetuneConfig, skip=("task",))
+    if full("finetune"):
+        from shoptasks.finetune import FinetuneConfig
+        _add_run_options(p, FinetuneConfig, skip=("task",))
     p = sub.add_parser("tune", help="search the settings of fine-tuning (or pretraining) with Optuna; a study folder "
                        "keeps every trial")
     p.add_argument("target", help="a task name, or 'pretrain'")
@@ -122,9 +126,13 @@ def parser() -> argparse.ArgumentParser:
                    "postgresql://user:pass@host/db) instead of the study folder's SQLite file")
     p.add_argument("--column", dest="columns", action="append", default=argparse.SUPPRESS, metavar="ROLE=COLUMN",
                    help="fine-tuning: read ROLE from COLUMN (repeat for several roles); pretraining: the text's COLUMN")
-    _add_run_options(p, FinetuneConfig, skip=("task",))
-    from shoptasks.config import add_options
-    add_options(p, PretrainConfig, skip={"column", *(f.name for f in fields(FinetuneConfig))})
+    if full("tune"):
+        from dataclasses import fields
+        from shoptasks.config import add_options
+        from shoptasks.finetune import FinetuneConfig
+        from shoptasks.pretraining import PretrainConfig
+        _add_run_options(p, FinetuneConfig, skip=("task",))
+        add_options(p, PretrainConfig, skip={"column", *(f.name for f in fields(FinetuneConfig))})
     p = sub.add_parser("report", help="one HTML page (and its Markdown) of runs and tuning studies: model against "
                        "baseline, curves, segments, samples, a model card")
     p.add_argument("runs", nargs="+", metavar="RUN", help="fine-tuning or pretraining run directories, or study folders")
@@ -162,9 +170,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     p.add_argument("--api-key-file", metavar="FILE", help="a file holding the API key that the /v1 routes then require "
                    "(Authorization: Bearer KEY or X-API-Key)")
-    from shoptasks.serve import ServeLimits
-    from shoptasks.config import add_options
-    add_options(p.add_argument_group("limits and batching"), ServeLimits)
+    if full("serve"):
+        from shoptasks.config import add_options
+        from shoptasks.serve import ServeLimits
+        add_options(p.add_argument_group("limits and batching"), ServeLimits)
 
     p = sub.add_parser("generate", help="continue a prompt with a pretrained model")
     p.add_argument("--model", required=True, help="run directory or Hugging Face model directory")
@@ -282,7 +291,7 @@ def task_columns(cls) -> str:
 def main(argv=None):
     "Entry point of the `shoptasks` command."
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser().parse_args(argv)
+    args = parser(next((a for a in argv if not a.startswith("-")), "")).parse_args(argv)
     try: run(args)
     except ShoptasksError as e:
         print(f"shoptasks: {e}", file=sys.stderr)

@@ -126,7 +126,7 @@ def make_config(cls, path=None, given: dict | None = None):
 def add_options(parser, cls, skip=(), required=()):
     "One `--flag` per field of the dataclass `cls` (but `skip`); `required` fields are shown as such."
     helps = field_help(cls)
-    budget = parser.add_mutually_exclusive_group() if set(BUDGET) - set(skip) else None
+    budget = parser.add_mutually_exclusive_group() if set(BUDGET) & {f.name for f in fields(cls)} - set(skip) else None
     for f in fields(cls):
         if f.name in skip: continue
         flag, default = "--" + f.name.replace("_", "-"), default_of(f)

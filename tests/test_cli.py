@@ -1,5 +1,5 @@
 "The `shoptasks` command end to end, on the generated sample shop, as a user runs it."
-import json
+import json, subprocess, sys
 import pytest, torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from conftest import cli, shoptasks
@@ -101,3 +101,14 @@ def test_demo_runs_end_to_end(demo):
     page = (out/"report"/"report.html").read_text()
     for task in ("product-category", "review-rating", "review-sentiment", "pretraining"): assert f"{task}: " in page
     assert "aa-broken-sample" not in page
+
+def test_help_starts_without_torch():
+    "`shoptasks --help` and `import shoptasks` import neither torch nor transformers (start-up stays well under 1.5 s)."
+    code = ("import sys, contextlib, io, shoptasks\n"
+            "from shoptasks.cli import main\n"
+            "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()): main(['--help'])\n"
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", (r.stdout, r.stderr)
+    from shoptasks import finetune, FinetuneConfig
+    assert callable(finetune) and FinetuneConfig.__module__ == "shoptasks.finetune"
