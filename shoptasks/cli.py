@@ -81,7 +81,7 @@ def _column_list(text: str) -> list:
 def _add_task_data_args(p, data: bool = True, columns_default=(), from_config: bool = False):
     p.add_argument("task", nargs="?" if from_config else None,
                    help="task name (see `shoptasks tasks`)" + ("; default: the --config file's" if from_config else ""))
-    if data: p.add_argument("--data", help="CSV or JSONL (optionally .gz); default: the generated sample shop")
+    if data: p.add_argument("--data", help="CSV or JSONL (optionally .gz) or Parquet; default: the generated sample shop")
     p.add_argument("--column", dest="columns", type=_role_column, action="append", default=columns_default,
                    metavar="ROLE=COLUMN", help="read ROLE (text, label, a segment ...) from COLUMN; repeat for several roles")
 
@@ -146,7 +146,7 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="label the rows of a file with a fine-tuned model (or rank items for each history in it)")
     _add_task_data_args(p, data=False)
     p.add_argument("--model", required=True, help="fine-tuning run directory")
-    p.add_argument("--input", required=True, help="CSV or JSONL (optionally .gz) of rows to label")
+    p.add_argument("--input", required=True, help="CSV or JSONL (optionally .gz) or Parquet of rows to label")
     p.add_argument("--output", required=True, help=".csv or .jsonl to write: the input's columns, then the task's "
                    "outputs (a label and its probability, or a generated text and its score)")
     p.add_argument("--keep-columns", type=_column_list, metavar="COL,COL",

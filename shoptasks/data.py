@@ -29,15 +29,17 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     except (gzip.BadGzipFile, EOFError) as e: raise ShoptasksError(f"{path}: not a readable gzip file ({e})") from None
 
 def corpus_format(path) -> str:
-    "`txt`, `csv` or `jsonl`, from the file name (a `.gz` suffix is looked through)."
+    "`txt`, `csv`, `jsonl` or `parquet`, from the file name (a `.gz` suffix is looked through, but for Parquet)."
     suffixes = [s for s in Path(path).suffixes if s != ".gz"]
-    fmt = {".txt": "txt", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}.get(suffixes[-1] if suffixes else "")
-    check(fmt, f"{path}: unknown corpus format (expected .txt, .csv or .jsonl, optionally .gz)")
+    fmt = {".txt": "txt", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}.get(
+        suffixes[-1] if suffixes else "")
+    check(fmt and not (fmt == "parquet" and Path(path).suffix == ".gz"),
+          f"{path}: unknown corpus format (expected .txt, .csv or .jsonl, optionally .gz, or .parquet)")
     return fmt
 
 # %% ../nbs/03_data.ipynb #19182c4a
 def read_rows(path) -> Iterator[tuple[int, dict | str]]:
-    "Rows of a corpus with their line numbers: dicts for CSV/JSONL, strings for plain text."
+    "Rows of a corpus with their line numbers: dicts for CSV/JSONL/Parquet (whose rows count from 1), strings for text."
     path = Path(path)
     fmt = corpus_format(path)
     if fmt == "txt":
@@ -53,6 +55,7 @@ def read_rows(path) -> Iterator[tuple[int, dict | str]]:
             if not any(row): continue
             check(len(row) == len(header), f"{path}: line {current[0]} has {len(row)} fields, the header has {len(header)}")
             yield current[0], dict(zip(header, row))
+    elif fmt == "parquet": yield from _parquet_rows(path)
     else:
         for i, line in _lines(path):
             if not line.strip(): continue
@@ -60,6 +63,19 @@ def read_rows(path) -> Iterator[tuple[int, dict | str]]:
             except json.JSONDecodeError as e: raise ShoptasksError(f"{path}: line {i} is not valid JSON ({e.msg})") from None
             check(isinstance(row, dict), f"{path}: line {i} is a JSON {type(row).__name__}, expected an object")
             yield i, row
+
+def _parquet_rows(path: Path, batch: int = 1024):
+    "The rows of a Parquet file as dicts, a record batch at a time (memory stays flat)."
+    import pyarrow as pa, pyarrow.parquet as pq
+    try: f = pq.ParquetFile(path)
+    except FileNotFoundError: raise ShoptasksError(f"{path}: no such file") from None
+    except (pa.ArrowInvalid, OSError) as e: raise ShoptasksError(f"{path}: not a readable Parquet file ({e})") from None
+    i = 0
+    for b in f.iter_batches(batch_size=batch):
+        for row in b.to_pylist():
+            i += 1
+            yield i, row
+
 
 # %% ../nbs/03_data.ipynb #e92fb0ea
 def read_texts(path, column: str | None = None) -> Iterator[str]:
@@ -69,7 +85,7 @@ def read_texts(path, column: str | None = None) -> Iterator[str]:
     for i, row in read_rows(path):
         if fmt != "txt":
             if column not in row:
-                what = "column" if fmt == "csv" else "field"
+                what = "field" if fmt == "jsonl" else "column"
                 raise ShoptasksError(f"{path}: line {i} has no {what} {column!r} ({what}s: {', '.join(map(str, row))})")
             row = row[column]
             if row is not None and not isinstance(row, str):

@@ -39,7 +39,7 @@ class FinetuneConfig(TrainConfig):
     task: str                          # a task name (see `shoptasks tasks`)
     backbone: str | None = None        # run directory or Hugging Face model directory (a kind may train without)
     out: str                           # run directory to create
-    data: str | None = None            # .csv or .jsonl (optionally .gz); None: the generated sample
+    data: str | None = None            # .csv or .jsonl (optionally .gz) or .parquet; None: the generated sample
     columns: dict = field(default_factory=dict)   # role -> column, over the task's defaults
     max_length: int | None = None      # tokens per text; None: the task's
     head_lr_scale: float = 10.0        # the head's rate, as a multiple of `lr`

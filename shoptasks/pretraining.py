@@ -27,7 +27,7 @@ from .trainer import (TrainConfig, Trainer, autocast, predicted_tokens, init_dis
 @dataclass(kw_only=True)
 class PretrainConfig(TrainConfig):
     "A pretraining run: data, tokenizer, model size and objective, and how to train."
-    data: str | None = None          # corpus file: .txt, .csv or .jsonl, optionally .gz; None: the sample shop's
+    data: str | None = None          # corpus file: .txt, .csv or .jsonl (optionally .gz) or .parquet; None: the sample shop's
     out: str                         # run directory
     column: str | None = None        # CSV column / JSONL field holding the text
     tokenizer: str | None = None     # a saved tokenizer to reuse; None trains one on the training split

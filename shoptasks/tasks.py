@@ -107,8 +107,8 @@ class Task:
         check(chosen is not None, f"{path}: no rows")
 
     def read(self, path: Path):
-        "The `(line, row)` of the file `path`: CSV or JSONL (optionally .gz); a task overrides it for another format."
-        check(corpus_format(path) in ("csv", "jsonl"), f"{path}: a task reads .csv or .jsonl files (optionally .gz)")
+        "The `(line, row)` of the file `path`: CSV or JSONL (optionally .gz) or Parquet; a task overrides it for another format."
+        check(corpus_format(path) != "txt", f"{path}: a task reads .csv or .jsonl files (optionally .gz) or .parquet")
         return read_rows(path)
 
     def _label(self, path, line, column, value):
@@ -174,7 +174,9 @@ class Task:
     def notes(self, examples, outputs=None) -> dict: return {}
     def subsets(self, examples) -> dict: return {}
 
-def _text(v) -> str: return "" if v is None else str(v).strip()
+def _text(v) -> str:
+    "A raw value as text: lists and objects (from JSONL or Parquet) as JSON."
+    return "" if v is None else json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else str(v).strip()
 def joined(inputs: dict) -> str: return " - ".join(v for v in inputs.values() if v)
 
 # %% ../nbs/05b_tasks.ipynb #21d1efca

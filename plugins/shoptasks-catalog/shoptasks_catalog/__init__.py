@@ -9,14 +9,19 @@ from shoptasks.hookspecs import hookimpl
 from shoptasks.tasks import ClassificationTask
 from shoptasks.generation import GenerationTask
 
+LEVEL_SEPARATORS = re.compile(r"\s*(?:>>|>|\|)\s*|\s+/\s+")   # "/" only between spaces: "T-Shirts/Tops" is one level
+
 def category_levels(value) -> list:
-    """The levels of a category path: '["Watches >> Wrist Watches >> Titan 123..."]' and 'Watches > Men' give their
-    levels, without a last level cut off with '...' (Flipkart ends its paths with the product's truncated name)."""
-    v = str(value or "").strip()
-    if v.startswith("["):
-        try: v = str((json.loads(v) or [""])[0])
+    """The levels of a category path in the common notations: 'A > B', 'A >> B', 'A | B', 'A / B', a JSON list of
+    levels ('["A", "B"]', or a list in a JSONL file) or of one path (Flipkart's '["Watches >> Wrist Watches >> Titan
+    123..."]'); without a last level cut off with '...' (Flipkart ends its paths with the product's truncated name)."""
+    v = value.strip() if isinstance(value, str) else value
+    if isinstance(v, str) and v.startswith("["):
+        try: v = json.loads(v)
         except json.JSONDecodeError: v = v.strip('[]"')
-    levels = [l.strip() for l in re.split(r">>| > ", v) if l.strip()]
+    if isinstance(v, list) and len(v) == 1: v = v[0]
+    if isinstance(v, list): levels = [str(x).strip() for x in v if str(x).strip()]
+    else: levels = [l for l in LEVEL_SEPARATORS.split(str(v or "").strip()) if l]
     return levels[:-1] if len(levels) > 1 and levels[-1].endswith("...") else levels
 
 def top_category(value) -> str:
