@@ -19,7 +19,7 @@ from .tasks import Examples, Task, load_task
 from .metrics import segment_scores
 from .backbones import default_lr
 from .trainer import (TrainConfig, Trainer, pick_precision, default_device, init_distributed, on_rank0,
-                               read_checkpoint, check_out_dir, staged_dir, removed_on_failure)
+                               read_checkpoint, check_out_dir, staged_dir, removed_on_failure, run_lock)
 
 # %% ../nbs/07_finetune.ipynb #57ef3f9d
 def epoch_batches(lengths, batch_size: int, seed: int, epoch: int, window: int = 64) -> list:
@@ -99,8 +99,11 @@ def test_outputs(task: Task, examples, outputs) -> list:
 def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: bool = False, **kwargs) -> dict | None:
     """Fine-tune `cfg.backbone` for `cfg.task` (or keyword arguments for `FinetuneConfig`) into `cfg.out`;
     returns the report on validation and test, the baseline beside the model. Under torchrun, rank 0 returns it."""
-    started = time.perf_counter()
     cfg = cfg or FinetuneConfig(**kwargs)
+    with run_lock(Path(cfg.out)): return _finetune(cfg, quiet, resume)
+
+def _finetune(cfg: FinetuneConfig, quiet: bool, resume: bool) -> dict | None:
+    started = time.perf_counter()
     if cfg.lr is None: cfg = replace(cfg, lr=default_lr(cfg.backbone))
     task = load_task(cfg.task)
     out, device = Path(cfg.out), default_device()

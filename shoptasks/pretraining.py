@@ -21,7 +21,8 @@ from .data import (read_texts, split_of, pack_corpus, load_tokens, WindowSampler
                             write_atomic)
 from .model import PRESETS, preset_config, build_model, count_params, load_pretrained
 from .trainer import (TrainConfig, Trainer, autocast, predicted_tokens, init_distributed, on_rank0,
-                               default_device, read_checkpoint, check_out_dir, staged_dir, removed_on_failure)
+                               default_device, read_checkpoint, check_out_dir, staged_dir, removed_on_failure,
+                               run_lock)
 
 # %% ../nbs/04b_pretraining.ipynb #f71ff6a1
 @dataclass(kw_only=True)
@@ -157,8 +158,11 @@ def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, model=None,
     """Pretrain a model as `cfg` (or keyword arguments for `PretrainConfig`) says; returns the final metrics.
     `model`, any initialised Hugging Face LM, replaces the one `cfg.preset` builds (to compare architectures).
     `resume` continues the run in `cfg.out` from its last checkpoint. Under torchrun, rank 0 returns the metrics."""
-    started = time.perf_counter()
     cfg = cfg or PretrainConfig(**kwargs)
+    with run_lock(Path(cfg.out)): return _pretrain(cfg, quiet, model, resume)
+
+def _pretrain(cfg: PretrainConfig, quiet: bool, model, resume: bool) -> dict | None:
+    started = time.perf_counter()
     device = default_device()
     rank, world = init_distributed(device)
     out, per_rank = Path(cfg.out), cfg.batch_size // world

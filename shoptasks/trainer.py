@@ -4,12 +4,12 @@
 
 # %% auto #0
 __all__ = ['CKPT_PREFIX', 'BUDGET_KEYS', 'TrainConfig', 'pick_precision', 'autocast', 'predicted_tokens', 'accumulate',
-           'NonFiniteLoss', 'TrainingDiverged', 'fsync_dir', 'write_checkpoint', 'checkpoints', 'read_checkpoint',
-           'prune_checkpoints', 'check_out_dir', 'staged_dir', 'removed_on_failure', 'dist_env', 'init_distributed',
-           'barrier', 'on_rank0', 'default_device', 'Trainer']
+           'NonFiniteLoss', 'TrainingDiverged', 'fsync_dir', 'write_checkpoint', 'write_failed', 'checkpoints',
+           'UnreadableCheckpoint', 'read_checkpoint', 'prune_checkpoints', 'check_out_dir', 'staged_dir', 'run_lock',
+           'removed_on_failure', 'dist_env', 'init_distributed', 'barrier', 'on_rank0', 'default_device', 'Trainer']
 
 # %% ../nbs/04_trainer.ipynb #33f5f8fb
-import json, math, os, shutil, tempfile, time
+import fcntl, json, math, os, shutil, sys, tempfile, time
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from tqdm.auto import tqdm
 from .errors import ShoptasksError, Interrupted, check, check_numbers, check_choices
 from .plugins import plugin_manager
-from .data import umask
+from .data import umask, copy_atomic
 from .default_plugins import JsonlLog, TensorBoardLog, EarlyStopping
 
 # %% ../nbs/04_trainer.ipynb #4246902e
@@ -119,20 +119,31 @@ def write_checkpoint(out: Path, step: int, model, state: dict) -> Path:
         if final.exists(): shutil.rmtree(final)
         os.rename(tmp, final)
         fsync_dir(out)
+    except OSError as e: raise write_failed(out, final, e) from None
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+def write_failed(out: Path, path: Path, e: OSError) -> ShoptasksError:
+    "The error of a write into the run `out` that failed (a full disk, a file-size limit): what stands is named."
+    kept = checkpoints(out)
+    return ShoptasksError(f"{path}: cannot write it ({e.strerror or e}); " +
+                          (f"the last good checkpoint, {kept[-1].name}, is kept" if kept else "there is no checkpoint yet"))
 
 def checkpoints(out: Path) -> list[Path]:
     "The complete checkpoints of a run, oldest first."
     return sorted(p for p in Path(out).glob(f"{CKPT_PREFIX}*") if p.is_dir())
 
+class UnreadableCheckpoint(ShoptasksError): pass
+
 def read_checkpoint(path: Path, model) -> dict:
-    "Load the weights of checkpoint `path` into `model`; return its trainer state."
-    missing, unexpected = model.load_state_dict(load_file(path/"model.safetensors"), strict=False)
+    "Load the weights of checkpoint `path` into `model`; return its trainer state. A truncated file is `UnreadableCheckpoint`."
+    try: weights, state = load_file(path/"model.safetensors"), torch.load(path/"trainer_state.pt", weights_only=True)
+    except Exception as e: raise UnreadableCheckpoint(f"{path}: the checkpoint is unreadable ({type(e).__name__}: {e})") from None
+    missing, unexpected = model.load_state_dict(weights, strict=False)
     tied = set(getattr(model, "_tied_weights_keys", None) or [])
     check(not unexpected and set(missing) <= tied, f"{path}: the checkpoint does not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
     model.tie_weights()
-    return torch.load(path/"trainer_state.pt", weights_only=True)
+    return state
 
 def prune_checkpoints(out: Path, keep_last: int, best: str | None):
     "Delete all but the `keep_last` newest checkpoints and the best one; and temporaries of killed writes."
@@ -165,6 +176,27 @@ def staged_dir(out: Path):
         if out.exists(): shutil.rmtree(out)
         os.replace(staging, out)
     finally: shutil.rmtree(staging, ignore_errors=True)
+
+@contextmanager
+def run_lock(out: Path):
+    """Hold the lock of the run directory `out` for the block: `.{name}.lock` beside it, holding the owner's pid. A
+    second run on the same `out` is refused while the first lives; the kernel drops a dead process's lock, so a stale
+    lock file is simply taken over. Under torchrun, rank 0 holds it."""
+    if os.environ.get("RANK", "0") != "0": yield; return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    path = out.parent/f".{out.name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~umask())
+    try:
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise ShoptasksError(f"{out} is in use by another run (pid {owner}); wait for it to end or choose another "
+                                 "--out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try: yield
+        finally: path.unlink(missing_ok=True)
+    finally: os.close(fd)
 
 @contextmanager
 def removed_on_failure(out: Path, resume: bool = False):
@@ -233,10 +265,17 @@ class Trainer:
                     best=self.best or {}, tokens_seen=self.tokens_seen, elapsed=self.elapsed)
 
     def restore(self):
-        "Continue from the newest checkpoint of `out`, if any."
+        "Continue from the newest readable checkpoint of `out`, if any; an unreadable one is reported and passed over."
         found = checkpoints(self.out)
-        if not found: return
-        s = read_checkpoint(found[-1], self.model)
+        for path in reversed(found):
+            try: s = read_checkpoint(path, self.model)
+            except UnreadableCheckpoint as e:
+                if self.is_main: print(f"shoptasks: {e}; resuming from the one before", file=sys.stderr)
+                continue
+            return self._restored(s)
+        check(not found, f"{self.out}: no checkpoint is readable; start the run again without --resume")
+
+    def _restored(self, s: dict):
         self.opt.load_state_dict(s["optimizer"])
         if self.scaler and s["scaler"]: self.scaler.load_state_dict(s["scaler"])
         torch.set_rng_state(s["rng"])
@@ -282,7 +321,9 @@ class Trainer:
         ckpt = write_checkpoint(self.out, self.step, self.model, self.state())
         if self.best is None or self.best["name"] == name:
             for f in ("config.json", "model.safetensors", "generation_config.json"):
-                if (ckpt/f).exists(): shutil.copyfile(ckpt/f, self.out/f".{f}.tmp"); os.replace(self.out/f".{f}.tmp", self.out/f)
+                if not (ckpt/f).exists(): continue
+                try: copy_atomic(ckpt/f, self.out/f)
+                except OSError as e: raise write_failed(self.out, self.out/f, e) from None
         prune_checkpoints(self.out, self.cfg.keep_last, self.best and self.best["name"])
 
     def fit(self, resume: bool = False) -> dict:

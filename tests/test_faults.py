@@ -1,6 +1,10 @@
-"Faults during training: a non-finite loss stops the run with a message and keeps the last good checkpoint."
-import math
+"""Faults during training: a non-finite loss, a SIGKILL inside a checkpoint write, a full disk, a truncated checkpoint
+and a second run on one directory each end with a message, and the run resumes from its last good checkpoint."""
+import math, signal, subprocess, sys, time
+from pathlib import Path
 import pytest, torch
+from safetensors.torch import load_file
+from conftest import cli, one_line_error
 from shoptasks import pretrain, ShoptasksError
 from shoptasks.hookspecs import hookimpl
 from shoptasks.plugins import plugin_manager
@@ -31,3 +35,99 @@ def test_early_stopping_stops_a_run_that_stops_improving(shop_dir, tmp_path):
     m = pretrain(data=str(shop_dir/"corpus.txt"), out=str(tmp_path/"run"), preset="tiny", vocab_size=400, max_steps=400,
                  eval_every=5, early_stopping=2, lr=0.0, compile=False, quiet=True)
     assert m["steps"] == 15 and m["stop_reason"].startswith("early stopping")
+
+# Faults in a real `shoptasks` process. The child runs the command's `main` with `os.rename` wrapped, so that the
+# fault strikes at an exact point of a checkpoint write: a SIGKILL, or a file-size limit (a disk that fills up).
+FAULTY = """
+import os, resource, signal, sys
+fault, at = sys.argv[1], int(sys.argv[2])
+rename, done = os.rename, []
+def faulty_rename(src, dst):
+    if ".tmp-" in str(src) and "/ckpt-" in str(dst):
+        if fault == "kill-before" and len(done) + 1 == at: os.kill(os.getpid(), signal.SIGKILL)
+        rename(src, dst)
+        done.append(dst)
+        if fault == "kill-after" and len(done) == at: os.kill(os.getpid(), signal.SIGKILL)
+        if fault == "fill-disk" and len(done) == at:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)            # writes then fail with EFBIG, as ENOSPC would
+            resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, resource.RLIM_INFINITY))
+        return
+    rename(src, dst)
+os.rename = faulty_rename
+from shoptasks.cli import main
+main(sys.argv[3:])
+"""
+STEPS = 18
+
+def run_args(shop_dir, out, steps=STEPS):
+    return ["pretrain", "--data", shop_dir/"corpus.txt", "--out", out, "--preset", "tiny", "--vocab-size", "400",
+            "--max-steps", steps, "--eval-every", "9", "--checkpoint-every", "3", "--keep-last", "3", "--no-compile",
+            "--precision", "fp32", "--log-every", "1"]
+
+def faulty(fault: str, at: int, args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", FAULTY, fault, str(at), *map(str, args)], capture_output=True, text=True)
+
+@pytest.fixture(scope="module")
+def finished(shop_dir, tmp_path_factory) -> Path:
+    "An uninterrupted run, to compare with."
+    out = tmp_path_factory.mktemp("ref")/"run"
+    r = cli(*run_args(shop_dir, out))
+    assert r.returncode == 0, r.stderr
+    return out
+
+def same_weights(a: Path, b: Path) -> bool:
+    x, y = (load_file(d/f"ckpt-{STEPS:07d}"/"model.safetensors") for d in (a, b))
+    return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
+
+def test_sigkill_between_writing_a_checkpoint_and_renaming_it(shop_dir, finished, tmp_path):
+    out = tmp_path/"run"
+    r = faulty("kill-before", 3, run_args(shop_dir, out))
+    assert r.returncode == -signal.SIGKILL
+    staged = list(out.glob(".ckpt-0000009.tmp-*"))
+    assert len(staged) == 1 and {"model.safetensors", "trainer_state.pt"} <= {p.name for p in staged[0].iterdir()}
+    assert [p.name for p in checkpoints(out)] == ["ckpt-0000003", "ckpt-0000006"]
+    r = cli(*run_args(shop_dir, out), "--resume")
+    assert r.returncode == 0, r.stderr
+    assert same_weights(finished, out) and not list(out.glob(".ckpt-*"))
+
+def test_a_full_disk_is_one_line_and_keeps_the_last_good_checkpoint(shop_dir, finished, tmp_path):
+    out = tmp_path/"run"
+    r = faulty("fill-disk", 2, run_args(shop_dir, out))
+    assert r.returncode == 2, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last == (f"shoptasks: {out}/model.safetensors: cannot write it (File too large); the last good checkpoint, "
+                    "ckpt-0000006, is kept"), r.stderr
+    assert "Traceback" not in r.stderr and not list(out.glob(".ckpt-*")) and not list(out.glob(".*.tmp"))
+    assert [p.name for p in checkpoints(out)] == ["ckpt-0000003", "ckpt-0000006"]
+    r = cli(*run_args(shop_dir, out), "--resume")                   # space again: it goes on from there
+    assert r.returncode == 0, r.stderr
+    assert same_weights(finished, out)
+
+def test_a_truncated_checkpoint_is_passed_over_on_resume(shop_dir, finished, tmp_path):
+    out = tmp_path/"run"
+    assert faulty("kill-after", 4, run_args(shop_dir, out)).returncode == -signal.SIGKILL
+    newest = out/"ckpt-0000012"/"model.safetensors"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+    r = cli(*run_args(shop_dir, out), "--resume")
+    assert r.returncode == 0, r.stderr
+    assert f"shoptasks: {out}/ckpt-0000012: the checkpoint is unreadable (" in r.stderr
+    assert "; resuming from the one before" in r.stderr
+    assert same_weights(finished, out)
+
+def test_a_second_run_on_one_out_is_refused_and_a_stale_lock_taken_over(shop_dir, tmp_path):
+    out = tmp_path/"run"
+    exe = Path(sys.executable).parent/"shoptasks"
+    first = subprocess.Popen([str(exe), *map(str, run_args(shop_dir, out, 2000))], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    lock = tmp_path/".run.lock"
+    while not checkpoints(out) and first.poll() is None: time.sleep(0.05)
+    assert lock.read_text().strip() == str(first.pid)
+    second = cli(*run_args(shop_dir, out, 2000))
+    assert one_line_error(second) == (f"shoptasks: {out} is in use by another run (pid {first.pid}); wait for it to end "
+                                      "or choose another --out")
+    assert first.poll() is None and (out/"pretrain_config.json").exists()      # the refused run touched nothing
+    first.kill(); first.wait()
+    assert lock.read_text().strip() == str(first.pid)                      # a stale lock: its owner is gone
+    r = cli(*run_args(shop_dir, out, 30), "--resume")
+    assert r.returncode == 0, r.stderr
+    assert not lock.exists()
