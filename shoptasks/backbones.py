@@ -59,7 +59,7 @@ def default_lr(backbone) -> float:
 # %% ../nbs/05a_backbones.ipynb #01624fa8
 class TaskModel(torch.nn.Module):
     "A backbone, the pooling of its hidden states and a task's head."
-    _tied_weights_keys = []
+    _tied_weights_keys = {}
     def __init__(self, backbone, task, pooling: str):
         super().__init__()
         self.backbone, self.head, self.task, self.pooling = backbone, task.head(backbone.config), task, pooling

@@ -47,7 +47,9 @@ def read_rows(path) -> Iterator[tuple[int, dict | str]]:
     elif fmt == "csv":
         current = [0]                                  # line number of the row csv is reading
         def text_lines():
-            for i, l in _lines(path): current[0] = i; yield l
+            for i, l in _lines(path):
+                current[0] = i
+                yield l
         reader = csv.reader(text_lines())
         header = next(reader, None)
         check(header, f"{path}: empty file (expected a header row)")
@@ -155,9 +157,13 @@ def pack_corpus(texts, tokenizer, out_dir, batch_size: int = 1000) -> dict:
             if len(batch) == batch_size: flush()
         if batch: flush()
         check(n, "the corpus is empty: no non-empty text to pack")
-        for s in SPLITS: files[s].close(); os.replace(tmps[s], out_dir/f"{s}.bin")
+        for s in SPLITS:
+            files[s].close()
+            os.replace(tmps[s], out_dir/f"{s}.bin")
     finally:
-        for s in SPLITS: files[s].close(); tmps[s].unlink(missing_ok=True)
+        for s in SPLITS:
+            files[s].close()
+            tmps[s].unlink(missing_ok=True)
     write_atomic(out_dir/"meta.json", json.dumps(dict(dtype=np.dtype(dtype).name, splits=stats), indent=1))
     return stats
 

@@ -174,7 +174,9 @@ class ShoptasksPreTrainedModel(PreTrainedModel):
             nn.init.normal_(m.weight, 0.0, std)
             if m.bias is not None: nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Embedding): nn.init.normal_(m.weight, 0.0, std)
-        elif isinstance(m, nn.LayerNorm): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
 
 class ShoptasksModel(ShoptasksPreTrainedModel):
     "The Transformer backbone: token ids in, hidden states `(B, T, d_model)` out."
@@ -213,7 +215,7 @@ def lm_loss(logits, labels):
 
 class ShoptasksLM(ShoptasksPreTrainedModel):
     "The backbone with a vocabulary projection tied to its token embedding; the heads below add `forward`."
-    _tied_weights_keys = ["lm_head.weight"]
+    _tied_weights_keys = {"lm_head.weight": "transformer.wte.weight"}   # a mapping, as transformers 5 wants (4 reads its keys)
     def __init__(self, config: ShoptasksConfig):
         super().__init__(config)
         self.transformer = ShoptasksModel(config)

@@ -4,12 +4,14 @@
 
 # %% auto #0
 __all__ = ['BUILTIN_PLUGINS', 'plugin_manager', 'hook_problem', 'silent_distributions', 'task_registry', 'ambiguous_tasks',
-           'broken_plugins', 'register_plugin']
+           'broken_plugins', 'discovered_in', 'register_plugin']
 
 # %% ../nbs/05_plugins.ipynb #3e1e19ee
-import difflib, os, re
+import difflib, os, re, sys
+from contextlib import contextmanager
 from importlib.metadata import distributions, entry_points
 import pluggy
+from fastcore.xtras import modified_env
 from . import hookspecs
 from .hookspecs import hookimpl               # plugins may import it from here too
 
@@ -94,6 +96,16 @@ def broken_plugins() -> dict:
     "Plugins (and distributions) that failed to load, do nothing, or could not register their tasks, with the reason."
     task_registry()
     return dict(_broken)
+
+# %% ../nbs/05_plugins.ipynb #6f4705c1
+@contextmanager
+def discovered_in(folder, **env):
+    """The plugin manager, refreshed as if the distributions in `folder` (`.dist-info` folders and modules) were
+    installed and with the environment variables `env` set; `sys.path` and `os.environ` are restored after the block."""
+    sys.path.insert(0, str(folder))
+    try:
+        with modified_env(**env): yield plugin_manager(refresh=True)
+    finally: sys.path.remove(str(folder))
 
 # %% ../nbs/05_plugins.ipynb #3a55b281
 def register_plugin(plugin, name: str | None = None):

@@ -115,12 +115,18 @@ class RankingTask(Task):
                     raise ShoptasksError(f"{path}: line {line}: {chosen[role]} is a {kind}, but a {kinds[role]} on "
                                          "earlier lines (ids must be all text or all numbers)")
             user, item = _text(raw.get(chosen["user"])), _text(raw.get(chosen["item"]))
-            if not user or not item: counts["events without a user or an item, dropped"] += 1; continue
-            if not self.keep_event(raw): counts["events the source's protocol drops"] += 1; continue
+            if not user or not item:
+                counts["events without a user or an item, dropped"] += 1
+                continue
+            if not self.keep_event(raw):
+                counts["events the source's protocol drops"] += 1
+                continue
             try: t = parse_time(raw.get(chosen["time"]))
             except ValueError as e: raise ShoptasksError(f"{path}: line {line}: {chosen['time']} is "
                                                          f"{raw.get(chosen['time'])!r}: {e}") from None
-            if (user, t, item) in seen: counts["duplicate events (same user, time and item), dropped"] += 1; continue
+            if (user, t, item) in seen:
+                counts["duplicate events (same user, time and item), dropped"] += 1
+                continue
             seen.add((user, t, item))
             by_user[user].append((t, item, _text(raw.get(chosen.get("text"))), line, raw))
         check(chosen is not None, f"{path}: no rows")
@@ -158,7 +164,9 @@ class RankingTask(Task):
         if labelled: histories = self.without_rare_items(histories, counts)
         short = f"histories with fewer than {self.min_user_events} items, skipped"
         for user, h in histories.items():
-            if labelled and len(h) < self.min_user_events: counts[short] = counts.get(short, 0) + 1; continue
+            if labelled and len(h) < self.min_user_events:
+                counts[short] = counts.get(short, 0) + 1
+                continue
             if split == "train" and len(h) < 4:
                 one = "training histories of one item, skipped"
                 counts[one] = counts.get(one, 0) + 1; continue
@@ -193,7 +201,9 @@ class RankingTask(Task):
         last two events cut into windows of `max_history` events, the last of each its target, each window after the
         first starting with the previous one's target (`continues`), so that every transition is trained on once."""
         if split == "predict": return [(h, None, False)]
-        if split != "train": cut = 2 if split == "val" else 1; return [(h[:-cut], h[-cut], False)]
+        if split != "train":
+            cut = 2 if split == "val" else 1
+            return [(h[:-cut], h[-cut], False)]
         seq, n = h[:-2], self.max_history
         return [(seq[max(0, end - n):end - 1], seq[end - 1], end > n) for end in range(len(seq), 1, -(n - 1))][::-1]
 

@@ -159,7 +159,9 @@ class Batcher:
                 except Exception as e: outputs = RequestError(500, f"{type(e).__name__}: {e}")
                 start = 0
                 for j in group:
-                    if j.future.done(): start += len(j.rows); continue
+                    if j.future.done():
+                        start += len(j.rows)
+                        continue
                     if isinstance(outputs, Exception): j.future.set_exception(outputs)
                     else: j.future.set_result(outputs[start:start + len(j.rows)])
                     start += len(j.rows)

@@ -95,10 +95,14 @@ class Task:
             if missing: raise ShoptasksError(f"{path}: line {line} has no field {missing[0]!r}")
             inputs = {r: _text(raw[chosen[r]]) for r in self.text_roles if r in chosen}
             text = joined(inputs)
-            if not text: found.skipped += 1; continue
+            if not text:
+                found.skipped += 1
+                continue
             if labelled:
                 label = self._label(path, line, chosen["label"], raw[chosen["label"]])
-                if label is None: found.unlabelled += 1; continue
+                if label is None:
+                    found.unlabelled += 1
+                    continue
             row = dict(text=text, inputs=inputs, line=line,
                        segments={r: f(raw[chosen[r]]) for r, f in self.segments.items() if r in chosen})
             if labelled: row["label"] = label
@@ -196,7 +200,9 @@ def with_products(path: Path, rows, into: str):
     """`rows` (`(line, row)` pairs of `path`), each that names an `item_id` given the text of that product's fields in
     `into`, where a `products.csv` lies beside `path` (as in the sample shop); `rows` unchanged otherwise."""
     products = Path(path).parent/"products.csv"
-    if Path(path).name == "products.csv" or not products.exists(): yield from rows; return
+    if Path(path).name == "products.csv" or not products.exists():
+        yield from rows
+        return
     by_id = {r.get("item_id"): r for _, r in read_rows(products)}
     for line, row in rows:
         p = by_id.get(row.get("item_id"))

@@ -40,7 +40,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 8192, min_frequency:
     def counted():
         nonlocal seen
         for t in texts:
-            if t: seen += 1; yield t
+            if t:
+                seen += 1
+                yield t
     tok.train_from_iterator(counted(), trainer=trainer)
     if not seen: raise ShoptasksError("no text to train the tokenizer on: the corpus is empty")
     return PreTrainedTokenizerFast(tokenizer_object=tok, additional_special_tokens=FIELD_TOKENS,

@@ -182,7 +182,9 @@ def run_lock(out: Path):
     """Hold the lock of the run directory `out` for the block: `.{name}.lock` beside it, holding the owner's pid. A
     second run on the same `out` is refused while the first lives; the kernel drops a dead process's lock, so a stale
     lock file is simply taken over. Under torchrun, rank 0 holds it."""
-    if os.environ.get("RANK", "0") != "0": yield; return
+    if os.environ.get("RANK", "0") != "0":
+        yield
+        return
     out.parent.mkdir(parents=True, exist_ok=True)
     path = out.parent/f".{out.name}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~umask())
@@ -374,7 +376,9 @@ class Trainer:
                 t = torch.tensor([loss]); dist.all_reduce(t); loss = t.item()
             if self.scaler: self.scaler.unscale_(self.opt)
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip).item()
-            if self.scaler: self.scaler.step(self.opt); self.scaler.update()
+            if self.scaler:
+                self.scaler.step(self.opt)
+                self.scaler.update()
             else: self.opt.step()
             self.opt.zero_grad(set_to_none=True)
             self.step += 1
