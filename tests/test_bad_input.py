@@ -52,7 +52,8 @@ def test_out_dir_that_is_not_a_run(shop_dir, tmp_path):
     (["generate", "--model", ".", "--prompt", "x"], ".: not a model directory"),
     (["tokenizer", "encode", "--tokenizer", ".", "x"], ".: not a tokenizer directory"),
     (["pretrain", "--data", "nowhere.csv", "--column", "t", "--out", "r", "--max-steps", "1"], "nowhere.csv: no such file"),
-    (["pretrain", "--data", "c.parquet", "--out", "r", "--max-steps", "1"], "unknown corpus format"),
+    (["pretrain", "--data", "c.xlsx", "--out", "r", "--max-steps", "1"], "unknown corpus format"),
+    (["pretrain", "--data", "c.parquet", "--out", "r", "--max-steps", "1"], "a PARQUET corpus needs the column"),
 ])
 def test_bad_paths(args, fragment, tmp_path):
     assert_one_line_error(cli(*args, cwd=tmp_path), fragment)
