@@ -19,7 +19,8 @@ from .tasks import Examples, Task, load_task
 from .metrics import segment_scores
 from .backbones import default_lr
 from .trainer import (TrainConfig, Trainer, pick_precision, default_device, init_distributed, on_rank0,
-                               read_checkpoint, check_out_dir, staged_dir, removed_on_failure, run_lock)
+                               check_out_dir, staged_dir, removed_on_failure, run_lock,
+                               batch_split, micro_batches)
 
 # %% ../nbs/07_finetune.ipynb #57ef3f9d
 def epoch_batches(lengths, batch_size: int, seed: int, epoch: int, window: int = 64) -> list:
@@ -108,10 +109,7 @@ def _finetune(cfg: FinetuneConfig, quiet: bool, resume: bool) -> dict | None:
     task = load_task(cfg.task)
     out, device = Path(cfg.out), default_device()
     rank, world = init_distributed(device)
-    per_rank = cfg.batch_size // world
-    micro = cfg.micro_batch_size or per_rank
-    check(cfg.batch_size % world == 0 and per_rank % micro == 0,
-          f"batch_size {cfg.batch_size} must split into {world} processes x micro-batches of {micro}")
+    per_rank, micro = batch_split(cfg, world)
     check_out_dir(out, cfg, FINETUNE_CONFIG, resume)
     train, val, test = (task.load(cfg.data, s, cfg.columns) for s in ("train", "val", "test"))
     check(len(train) >= cfg.batch_size and len(val), f"{train.source}: {len(train)} training and {len(val)} validation rows "
@@ -131,10 +129,8 @@ def _finetune(cfg: FinetuneConfig, quiet: bool, resume: bool) -> dict | None:
 
         def batches(step, rank, world):
             everyone = epoch_of(step // steps_per_epoch)[step % steps_per_epoch]
-            mine = everyone[rank * per_rank:(rank + 1) * per_rank]
-            parts = [mine[i:i + micro] for i in range(0, per_rank, micro)]
             return ([dict(task.collate([feats[j] for j in part], tok), n_tokens=sum(weights[j] for j in part))
-                     for part in parts], sum(weights[j] for j in everyone))
+                     for part in micro_batches(everyone, rank, per_rank, micro)], sum(weights[j] for j in everyone))
 
         probe = val.rows[:: max(1, len(val) // cfg.eval_rows)][: cfg.eval_rows]
         def evaluate_val(m): return task.validate(m, tok, probe, trainer.precision)
@@ -143,7 +139,7 @@ def _finetune(cfg: FinetuneConfig, quiet: bool, resume: bool) -> dict | None:
                           steps_per_epoch=steps_per_epoch)
         trainer.fit(resume)
     if rank != 0: return None
-    if trainer.best and trainer.best["step"] != trainer.step: read_checkpoint(out/trainer.best["name"], model)
+    trainer.load_best()
     val_out, test_out = (task.infer(model, tok, x.rows, trainer.precision, quiet) for x in (val, test))
     variants = {n: task.infer(model, tok, test.rows, trainer.precision, quiet, **o)[0]
                 for n, o in task.report_variants.items()}

@@ -21,8 +21,8 @@ from .data import (read_texts, split_of, pack_corpus, load_tokens, WindowSampler
                             write_atomic)
 from .model import PRESETS, preset_config, build_model, count_params, load_pretrained
 from .trainer import (TrainConfig, Trainer, autocast, predicted_tokens, init_distributed, on_rank0,
-                               default_device, read_checkpoint, check_out_dir, staged_dir, removed_on_failure,
-                               run_lock)
+                               default_device, check_out_dir, staged_dir, removed_on_failure,
+                               run_lock, batch_split, micro_batches)
 
 # %% ../nbs/04b_pretraining.ipynb #f71ff6a1
 @dataclass(kw_only=True)
@@ -165,10 +165,7 @@ def _pretrain(cfg: PretrainConfig, quiet: bool, model, resume: bool) -> dict | N
     started = time.perf_counter()
     device = default_device()
     rank, world = init_distributed(device)
-    out, per_rank = Path(cfg.out), cfg.batch_size // world
-    micro = cfg.micro_batch_size or per_rank
-    check(cfg.batch_size % world == 0 and per_rank % micro == 0,
-          f"batch_size {cfg.batch_size} must split into {world} processes x micro-batches of {micro}")
+    out, (per_rank, micro) = Path(cfg.out), batch_split(cfg, world)
     if resume: check_out_dir(out, cfg, RUN_CONFIG, resume=True)
     with removed_on_failure(out, resume):
         if not resume: on_rank0(prepare_run, cfg, quiet)
@@ -189,11 +186,9 @@ def _pretrain(cfg: PretrainConfig, quiet: bool, model, resume: bool) -> dict | N
             x = window_batch(train, sampler.windows(step), context)
             masks = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
             inputs, labels = (x, x) if causal else masked_batch(x, tok, masks)
-            n = predicted_tokens(labels, causal)
-            mine = slice(rank * per_rank, (rank + 1) * per_rank)
-            inputs, labels = inputs[mine], labels[mine]
-            return [dict(input_ids=inputs[i:i + micro], labels=labels[i:i + micro],
-                         n_tokens=predicted_tokens(labels[i:i + micro], causal)) for i in range(0, per_rank, micro)], n
+            parts = zip(*(micro_batches(t, rank, per_rank, micro) for t in (inputs, labels)))
+            return ([dict(input_ids=i, labels=l, n_tokens=predicted_tokens(l, causal)) for i, l in parts],
+                    predicted_tokens(labels, causal))
 
         def evaluate(m): return evaluate_lm(m, val, context, cfg.batch_size, cfg.objective, tok, trainer.precision,
                                             cfg.eval_windows)
@@ -201,7 +196,7 @@ def _pretrain(cfg: PretrainConfig, quiet: bool, model, resume: bool) -> dict | N
                           steps_per_epoch=sampler.n_windows / cfg.batch_size)
         trainer.fit(resume)
     if rank != 0: return None
-    if trainer.best and trainer.best["step"] != trainer.step: read_checkpoint(out/trainer.best["name"], model)
+    trainer.load_best()
     bigram = BigramLM(len(tok)).fit(train)
     probe = val[:min(len(val), 200_000)].astype(np.int64)
     bigram.tune_k(probe[:-1], probe[1:])

@@ -7,7 +7,7 @@ __all__ = ['KINDS', 'PRODUCT_FIELDS', 'Examples', 'Task', 'joined', 'age_band', 
            'task_problem', 'load_task']
 
 # %% ../nbs/05b_tasks.ipynb #e60193c7
-import hashlib, json, os, re
+import json, re
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F

@@ -6,7 +6,8 @@
 __all__ = ['CKPT_PREFIX', 'BUDGET_KEYS', 'TrainConfig', 'pick_precision', 'autocast', 'predicted_tokens', 'accumulate',
            'NonFiniteLoss', 'TrainingDiverged', 'fsync_dir', 'write_checkpoint', 'write_failed', 'checkpoints',
            'UnreadableCheckpoint', 'read_checkpoint', 'prune_checkpoints', 'check_out_dir', 'staged_dir', 'run_lock',
-           'removed_on_failure', 'dist_env', 'init_distributed', 'barrier', 'on_rank0', 'default_device', 'Trainer']
+           'removed_on_failure', 'dist_env', 'init_distributed', 'batch_split', 'micro_batches', 'barrier', 'on_rank0',
+           'default_device', 'Trainer']
 
 # %% ../nbs/04_trainer.ipynb #33f5f8fb
 import fcntl, json, math, os, shutil, sys, tempfile, time
@@ -226,6 +227,19 @@ def init_distributed(device: str = "cpu"):
         dist.init_process_group("nccl" if device == "cuda" else "gloo")
     return rank, world
 
+def batch_split(cfg, world: int) -> tuple[int, int]:
+    "`(per_rank, micro)`: the sequences of `cfg.batch_size` each of `world` processes takes, and per forward pass."
+    per_rank = cfg.batch_size // world
+    micro = cfg.micro_batch_size or per_rank
+    check(cfg.batch_size % world == 0 and per_rank % micro == 0,
+          f"batch_size {cfg.batch_size} must split into {world} processes x micro-batches of {micro}")
+    return per_rank, micro
+
+def micro_batches(batch, rank: int, per_rank: int, micro: int) -> list:
+    "Process `rank`'s share of a step's `batch` (anything that slices: a tensor, an index array), in micro-batches."
+    mine = batch[rank * per_rank:(rank + 1) * per_rank]
+    return [mine[i:i + micro] for i in range(0, per_rank, micro)]
+
 def barrier():
     if dist.is_initialized(): dist.barrier()
 
@@ -284,6 +298,10 @@ class Trainer:
         if s["cuda_rng"]: torch.cuda.set_rng_state_all(s["cuda_rng"])
         self.step, self.max_steps, self.best = s["step"], s["max_steps"], s["best"] or None
         self.tokens_seen, self.elapsed = s["tokens_seen"], s["elapsed"]
+
+    def load_best(self):
+        "Put the best checkpoint's weights into the model, where the last step was not the best."
+        if self.best and self.best["step"] != self.step: read_checkpoint(self.out/self.best["name"], self.model)
 
     def replay_config(self) -> dict:
         "The run's config with its budget as the steps it came to: `--config` with it repeats the run."
