@@ -55,7 +55,8 @@ class ServedRun:
     def __init__(self, name: str, path):
         self.name, self.path = name, Path(path)
         check(self.path.is_dir(), f"{self.path}: no such run directory")
-        check((self.path/"model.safetensors").exists(), f"{self.path}: no model.safetensors (serving loads safetensors only)")
+        check((self.path/"model.safetensors").exists(),
+              f"{self.path}: no model.safetensors (serving loads safetensors only)")
         self.model, self.tokenizer, self.task, self.info = load_finetuned(self.path)
         self.precision, self.version = pick_precision("auto"), weights_version(self.path)
         self.checker = copy.deepcopy(self.tokenizer)    # requests are measured on the event loop, batches run in a
@@ -198,7 +199,8 @@ class BodyLimit:
 
 # %% ../nbs/11_serve.ipynb #bdd2cbfd
 class Measured:
-    "ASGI middleware: counts each HTTP request by route and status, and times it (requests refused before routing, such as an oversized body, count under the route `unmatched`)."
+    """ASGI middleware: counts each HTTP request by route and status, and times it (requests refused before routing,
+    such as an oversized body, count under the route `unmatched`)."""
     def __init__(self, app, metrics: dict): self.app, self.m = app, metrics
 
     async def __call__(self, scope, receive, send):
@@ -247,7 +249,8 @@ def app(runs: dict, limits: ServeLimits | None = None, api_key: str | None = Non
 
     class PredictRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        inputs: list[dict[str, Any]] = Field(min_length=1, description="one object per input: the task's roles -> values")
+        inputs: list[dict[str, Any]] = Field(min_length=1,
+                                             description="one object per input: the task's roles -> values")
         options: dict[str, int | float | bool] = Field(default_factory=dict,
                                                        description="the task's prediction options (decoding, k ...)")
         truncate: bool = Field(False, description="cut inputs longer than the model reads instead of refusing them")

@@ -37,14 +37,14 @@ class TrainConfig:
     betas: tuple = (0.9, 0.95)           # AdamW's moment coefficients
     grad_clip: float = 1.0               # the gradient norm is clipped to this
     max_steps: int | None = None         # train for this many steps
-    minutes: float | None = None         # train for this many minutes of the training loop; set-up and the final report come on top
+    minutes: float | None = None         # train for this many minutes of the training loop (set-up and report on top)
     epochs: float | None = None          # train for this many passes over the training data
     eval_every: int = 250                # steps between evaluations
     checkpoint_every: int | None = None  # steps between checkpoints; None: at every evaluation
     keep_last: int = 2                   # checkpoints kept besides the best
     log_every: int = 10                  # steps between records in metrics.jsonl and TensorBoard
     early_stopping: int | None = None    # evaluations without improvement before stopping
-    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 where it runs fast, fp16 on older GPUs, else fp32
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 where fast, fp16 on older GPUs, else fp32
     compile: bool = True                 # compile the model with torch.compile
     seed: int = 0                        # for the weights, the data order and dropout
 
@@ -64,7 +64,8 @@ class TrainConfig:
 def pick_precision(precision: str = "auto", device: str = "cpu") -> str:
     "The precision to train in on `device`: `bf16` where it runs fast, `fp16` on older GPUs, else `fp32`."
     device = torch.device(device).type
-    if precision == "fp16": check(device == "cuda", "fp16 is for CUDA only: on the CPU it is emulated and ~1000x slower; use bf16 or fp32")
+    if precision == "fp16":
+        check(device == "cuda", "fp16 is for CUDA only: on the CPU it is emulated and ~1000x slower; use bf16 or fp32")
     if precision != "auto": return precision
     if device == "cuda": return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "bf16" if torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported() else "fp32"
@@ -127,8 +128,8 @@ def write_checkpoint(out: Path, step: int, model, state: dict) -> Path:
 def write_failed(out: Path, path: Path, e: OSError) -> ShoptasksError:
     "The error of a write into the run `out` that failed (a full disk, a file-size limit): what stands is named."
     kept = checkpoints(out)
-    return ShoptasksError(f"{path}: cannot write it ({e.strerror or e}); " +
-                          (f"the last good checkpoint, {kept[-1].name}, is kept" if kept else "there is no checkpoint yet"))
+    kept = f"the last good checkpoint, {kept[-1].name}, is kept" if kept else "there is no checkpoint yet"
+    return ShoptasksError(f"{path}: cannot write it ({e.strerror or e}); {kept}")
 
 def checkpoints(out: Path) -> list[Path]:
     "The complete checkpoints of a run, oldest first."
@@ -137,12 +138,15 @@ def checkpoints(out: Path) -> list[Path]:
 class UnreadableCheckpoint(ShoptasksError): pass
 
 def read_checkpoint(path: Path, model) -> dict:
-    "Load the weights of checkpoint `path` into `model`; return its trainer state. A truncated file is `UnreadableCheckpoint`."
+    """Load the weights of checkpoint `path` into `model`; return its trainer state. A file that does not read whole
+    (truncated, say) is an `UnreadableCheckpoint`."""
     try: weights, state = load_file(path/"model.safetensors"), torch.load(path/"trainer_state.pt", weights_only=True)
-    except Exception as e: raise UnreadableCheckpoint(f"{path}: the checkpoint is unreadable ({type(e).__name__}: {e})") from None
+    except Exception as e:
+        raise UnreadableCheckpoint(f"{path}: the checkpoint is unreadable ({type(e).__name__}: {e})") from None
     missing, unexpected = model.load_state_dict(weights, strict=False)
     tied = set(getattr(model, "_tied_weights_keys", None) or [])
-    check(not unexpected and set(missing) <= tied, f"{path}: the checkpoint does not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    check(not unexpected and set(missing) <= tied,
+          f"{path}: the checkpoint does not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
     model.tie_weights()
     return state
 
@@ -156,15 +160,17 @@ def prune_checkpoints(out: Path, keep_last: int, best: str | None):
 BUDGET_KEYS = ("max_steps", "minutes", "epochs")
 
 def check_out_dir(out: Path, cfg, config_file: str, resume: bool = False):
-    "Refuse an `out` that holds anything but a run of this same `cfg` (saved as `config_file`); to resume, it must hold one."
+    """Refuse an `out` that holds anything but a run of this same `cfg` (saved as `config_file`); to resume, it must
+    hold one."""
     saved = out/config_file
     if resume: check(saved.exists(), f"{out}: there is no run to resume ({config_file} is missing)")
     if not out.exists() or not any(out.iterdir()): return
-    check(saved.exists(), f"{out} is not empty and holds no run of this kind ({config_file} is missing); choose a new --out")
+    check(saved.exists(),
+          f"{out} is not empty and holds no run of this kind ({config_file} is missing); choose a new --out")
     old, mine = json.loads(saved.read_text()), json.loads(json.dumps(asdict(cfg)))
     diff = [k for k in mine if k not in BUDGET_KEYS and old.get(k) != mine[k]]
-    check(not diff, f"{out} holds a different run ({', '.join(f'{k}: {old.get(k)!r} there, {mine[k]!r} here' for k in diff[:3])}); "
-                    "choose a new --out")
+    differences = ", ".join(f"{k}: {old.get(k)!r} there, {mine[k]!r} here" for k in diff[:3])
+    check(not diff, f"{out} holds a different run ({differences}); choose a new --out")
 
 @contextmanager
 def staged_dir(out: Path):
@@ -359,8 +365,8 @@ class Trainer:
         model.train()
         ddp = torch.nn.parallel.DistributedDataParallel(model) if self.world > 1 else None
         forward = torch.compile(ddp or model) if cfg.compile else (ddp or model)
-        callbacks = ([JsonlLog(self.out, cfg.log_every), TensorBoardLog(self.out, cfg.log_every)] if self.is_main else []) + \
-                    ([EarlyStopping(cfg.early_stopping)] if cfg.early_stopping else [])
+        loggers = [JsonlLog(self.out, cfg.log_every), TensorBoardLog(self.out, cfg.log_every)] if self.is_main else []
+        callbacks = loggers + ([EarlyStopping(cfg.early_stopping)] if cfg.early_stopping else [])
         for c in callbacks: pm.register(c)
         try: return self._loop(pm, forward, ddp, precision)
         except KeyboardInterrupt:
@@ -388,8 +394,9 @@ class Trainer:
                                    ddp.no_sync if ddp else None, self.world, self.step + 1)
             except NonFiniteLoss as e:
                 last = checkpoints(self.out)
-                raise TrainingDiverged(f"{e}; stopped, the last good checkpoint is {last[-1] if last else 'none (none was written yet)'}; "
-                                     "lower the learning rate or use fp32") from None
+                kept = last[-1] if last else "none (none was written yet)"
+                raise TrainingDiverged(f"{e}; stopped, the last good checkpoint is {kept}; "
+                                       "lower the learning rate or use fp32") from None
             if self.world > 1:
                 t = torch.tensor([loss]); dist.all_reduce(t); loss = t.item()
             if self.scaler: self.scaler.unscale_(self.opt)

@@ -1,6 +1,6 @@
 """Faults during training: a non-finite loss, a SIGKILL inside a checkpoint write, a full disk, a truncated checkpoint
 and a second run on one directory each end with a message, and the run resumes from its last good checkpoint."""
-import math, signal, subprocess, sys, time
+import math, signal, subprocess, sys
 from pathlib import Path
 import pytest, torch
 from safetensors.torch import load_file
@@ -114,20 +114,27 @@ def test_a_truncated_checkpoint_is_passed_over_on_resume(shop_dir, finished, tmp
     assert "; resuming from the one before" in r.stderr
     assert same_weights(finished, out)
 
+HOLDER = """
+import sys, time
+from pathlib import Path
+from shoptasks.trainer import run_lock
+with run_lock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(600)
+"""
+
 def test_a_second_run_on_one_out_is_refused_and_a_stale_lock_taken_over(shop_dir, tmp_path):
-    out = tmp_path/"run"
-    exe = Path(sys.executable).parent/"shoptasks"
-    first = subprocess.Popen([str(exe), *map(str, run_args(shop_dir, out, 2000))], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-    lock = tmp_path/".run.lock"
-    while not checkpoints(out) and first.poll() is None: time.sleep(0.05)
-    assert lock.read_text().strip() == str(first.pid)
-    second = cli(*run_args(shop_dir, out, 2000))
-    assert one_line_error(second) == (f"shoptasks: {out} is in use by another run (pid {first.pid}); wait for it to end "
-                                      "or choose another --out")
-    assert first.poll() is None and (out/"pretrain_config.json").exists()      # the refused run touched nothing
-    first.kill(); first.wait()
-    assert lock.read_text().strip() == str(first.pid)                      # a stale lock: its owner is gone
-    r = cli(*run_args(shop_dir, out, 30), "--resume")
+    "Another process holds the run's lock (as a run in progress does): a run on the same --out is refused."
+    out, lock = tmp_path/"run", tmp_path/".run.lock"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(out)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    assert lock.read_text().strip() == str(holder.pid)
+    second = cli(*run_args(shop_dir, out, 3))
+    assert one_line_error(second) == (f"shoptasks: {out} is in use by another run (pid {holder.pid}); wait for it to "
+                                      "end or choose another --out")
+    assert not out.exists()                                                 # the refused run wrote nothing
+    holder.kill(); holder.wait()
+    assert lock.read_text().strip() == str(holder.pid)                      # a stale lock: its owner is gone
+    r = cli(*run_args(shop_dir, out, 3))
     assert r.returncode == 0, r.stderr
-    assert not lock.exists()
+    assert not lock.exists() and checkpoints(out)

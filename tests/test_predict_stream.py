@@ -5,7 +5,7 @@ import pytest
 from conftest import cli, one_line_error
 from test_resume import interruptible
 
-ROWS = 20000
+ROWS = 8000
 
 @pytest.fixture(scope="module")
 def sentiment(shop_dir, backbone, tmp_path_factory) -> Path:
