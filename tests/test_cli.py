@@ -14,7 +14,7 @@ def test_help(cmd):
 
 def test_help_comes_from_the_config_fields():
     help = " ".join(cli("pretrain", "--help").stdout.split())
-    assert "--minutes MINUTES train for this many minutes of the training loop;" in help
+    assert "--minutes MINUTES train for this many minutes of the training loop (" in help
     assert "None: the sample shop's" in help
     for flag in ("--betas", "--grad-clip", "--min-lr-ratio", "--n-layer", "--config"): assert flag in help
 
