@@ -186,7 +186,9 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
 # %% ../nbs/08_cli.ipynb #242964ae
 def run(args) -> None:
     "Carry out the parsed command."
+    from transformers.utils import logging as hf_logging
     from shoptasks.config import config_from_args
+    hf_logging.disable_progress_bar()         # transformers 5 draws a bar while loading weights: keep errors one line
     if args.command == "demo": demo(args.out, args.minutes, args.preset, args.seed)
     elif args.command == "tokenizer" and args.action == "train":
         from shoptasks.data import read_texts, split_of

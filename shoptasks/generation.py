@@ -147,7 +147,7 @@ class GenerationTask(Task):
 
     def stop_ids(self, tokenizer) -> list:
         "Token ids that end a generated field: the end of the document and every field token the tokenizer has."
-        ids = [tokenizer.eos_token_id] + [tokenizer.convert_tokens_to_ids(t) for t in tokenizer.additional_special_tokens]
+        ids = [tokenizer.eos_token_id] + [tokenizer.convert_tokens_to_ids(t) for t in tokenizer.all_special_tokens]
         return sorted({i for i in ids if i is not None and i != tokenizer.unk_token_id})
 
     @torch.no_grad()
