@@ -1,4 +1,4 @@
-import contextlib, io, os, subprocess, sys
+import contextlib, io, os, socket, subprocess, sys
 from pathlib import Path
 import pytest
 
@@ -13,6 +13,12 @@ def shared_data() -> Path:
         if os.environ.get("SHOPTASKS_REQUIRE_DATA") == "1": pytest.fail(msg + " and SHOPTASKS_REQUIRE_DATA=1")
         pytest.skip(msg)
     return SHARED_DATA
+
+def free_port() -> int:
+    "A TCP port free on the loopback interface now."
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 def shoptasks(*args, cwd=None, env=None) -> subprocess.CompletedProcess:
     "Run the `shoptasks` command as a user would."

@@ -1,10 +1,10 @@
 """What people open in a browser, opened in one: the demo's report, every page of the docs site, and JupyterLab
 running the plugin tutorial. Debian's headless Chromium driven by Selenium, offline (`SE_OFFLINE=true`); the
 screenshots stay in each test's temporary folder."""
-import os, secrets, shutil, socket, subprocess, sys, time, urllib.request
+import os, secrets, shutil, subprocess, sys, time, urllib.request
 from pathlib import Path
 import pytest
-from conftest import ROOT
+from conftest import ROOT, free_port
 
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
@@ -66,11 +66,6 @@ def test_every_docs_page(browser, tmp_path):
     assert any(a.startswith("def write_checkpoint(out: pathlib.Path, step: int, model, state: dict)") for a in api)
     assert "http" not in " ".join(browser.execute_script("return [...document.querySelectorAll('[src]')].map(e => e.src)"))
     browser.save_screenshot(str(tmp_path/"docs.png"))
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 def test_jupyterlab_runs_the_plugin_tutorial(browser, tmp_path):
     from selenium.webdriver.common.by import By

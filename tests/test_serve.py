@@ -1,16 +1,11 @@
 "`shoptasks serve`: a real uvicorn server on a free loopback port, real HTTP requests, every kind of task."
-import asyncio, json, socket, subprocess, sys, time
+import asyncio, json, subprocess, sys, time
 from pathlib import Path
 import httpx, pytest
-from conftest import cli, one_line_error
+from conftest import cli, free_port, one_line_error
 from shoptasks.ranking import ITEMS_FILE
 
 KEY = "s3cret-key"
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 @pytest.fixture(scope="module")
 def runs(shop_dir, backbone, tmp_path_factory) -> dict:
