@@ -221,11 +221,12 @@ def run(args) -> None:
         print(f"report written to {report(args.runs, args.out, args.title)} (and report.md beside it)")
     elif args.command == "evaluate":
         import json
-        from shoptasks.finetune import evaluate, format_report
+        from shoptasks.finetune import format_report
+        from shoptasks.inference import evaluate
         r = evaluate(args.task, args.model, args.data, args.split, dict(args.columns), quiet=args.json)
         print(json.dumps(r, indent=1) if args.json else format_report(r, args.task))
     elif args.command == "predict":
-        from shoptasks.finetune import predict
+        from shoptasks.inference import predict
         options = {k: getattr(args, k) for k in PREDICT_OPTIONS if getattr(args, k) is not None}
         r = predict(args.task, args.model, args.input, args.output, dict(args.columns), args.keep_columns, options,
                     quiet=False, resume=args.resume)

@@ -4,21 +4,21 @@
 
 # %% auto #0
 __all__ = ['FINETUNE_CONFIG', 'TASK_INFO', 'TEST_OUTPUTS', 'epoch_batches', 'FinetuneConfig', 'split_report', 'test_outputs',
-           'finetune', 'format_report', 'format_times', 'load_finetuned', 'evaluate', 'predict']
+           'finetune', 'format_report', 'format_times']
 
 # %% ../nbs/07_finetune.ipynb #f64e2ba5
-import contextlib, csv, io, itertools, json, os, time
+import json, time
 from dataclasses import dataclass, field, asdict, replace
 from functools import lru_cache
 from pathlib import Path
 import numpy as np, torch
 from tqdm.auto import tqdm
-from .errors import ShoptasksError, check, check_numbers
-from .data import write_atomic, corpus_format
-from .tasks import Examples, Task, load_task
+from .errors import check, check_numbers
+from .data import write_atomic
+from .tasks import Task, load_task
 from .metrics import segment_scores
 from .backbones import default_lr
-from .trainer import (TrainConfig, Trainer, pick_precision, default_device, init_distributed, on_rank0,
+from .trainer import (TrainConfig, Trainer, default_device, init_distributed, on_rank0,
                                check_out_dir, staged_dir, removed_on_failure, run_lock,
                                batch_split, micro_batches)
 
@@ -197,110 +197,3 @@ def format_times(report: dict) -> str:
     "How long a fine-tune took: steps and training time (what `minutes` bounds), and the whole call."
     return (f"{report['steps']} steps ({report['epochs']:.2f} epochs) in {report['train_time_s']:.0f} s of training, "
             f"{report['wall_time_s']:.0f} s in all (with reading, encoding, the final evaluation and the baseline)")
-
-# %% ../nbs/07_finetune.ipynb #6bb90f36
-def load_finetuned(run, task_name: str | None = None):
-    "The model, tokenizer and task (with what it learnt, such as a label set) of a fine-tuning run directory."
-    run = Path(run)
-    check((run/TASK_INFO).exists() and (run/"model.safetensors").exists(),
-          f"{run}: not a fine-tuned shoptasks run (no {TASK_INFO} and model)")
-    info = json.loads((run/TASK_INFO).read_text())
-    check(task_name in (None, info["task"]), f"{run} was fine-tuned for {info['task']!r}, not {task_name!r}")
-    task = load_task(info["task"])
-    task.load_state(info)
-    return *task.load_model(run, default_device()), task, info
-
-def evaluate(task: str, model, data=None, split: str = "test", columns: dict | None = None, quiet: bool = True) -> dict:
-    "The report of the fine-tuned `model` run on `split` of `data`, beside the task's baseline trained on its train split."
-    m, tok, t, info = load_finetuned(model, task)
-    examples = t.load(data, split, columns)
-    t.setup(None, examples)
-    check(len(examples), f"{examples.source}: the {split} split is empty")
-    fitted = info.get("baseline", {"C": info.get("baseline_C")})       # runs before 0.1.0's kinds kept only C
-    baselines = t.baselines()
-    baselines[0].set_params(**fitted)
-    train, val = (t.load(data, s, columns).rows for s in ("train", "val"))
-    for b in baselines: b.fit(train, val)
-    precision = pick_precision("auto")
-    outputs, loss = t.infer(m, tok, examples.rows, precision, quiet)
-    variants = {n: t.infer(m, tok, examples.rows, precision, quiet, **o)[0] for n, o in t.report_variants.items()}
-    return split_report(t, examples, outputs, loss, baselines, variants)
-
-def predict(task: str, model, input, output, columns: dict | None = None, keep_columns: list | None = None,
-            options: dict | None = None, quiet: bool = True, resume: bool = False, chunk: int = 1024) -> dict:
-    """Predict every row of `input` with the fine-tuned `model` run (with the task's prediction `options`, such as a
-    generation task's decoding); write each row's columns (all, or `keep_columns`) and the task's outputs (a label and
-    its probability, say) to `output`, so they join back to the shop's ids. Returns the counts, with the task's `notes`.
-
-    Rows stream through `chunk` at a time (where the task `streams`), into a hidden partial file beside `output`
-    that is renamed to it at the end; `resume` continues an interrupted prediction after the rows already written."""
-    output = Path(output)
-    fmt = corpus_format(output)
-    check(fmt in ("csv", "jsonl") and output.suffix != ".gz", f"{output}: the output must be a .csv or .jsonl file")
-    partial, progress = (output.with_name(f".{output.name}.{s}") for s in ("partial", "progress"))
-    job = dict(input=str(input), model=str(model), options=options or {}, columns=columns or {}, keep=keep_columns)
-    state = _resume_state(output, progress, partial, job) if resume else dict(job, rows=0, bytes=0, header=None, notes={})
-    m, tok, t, _ = load_finetuned(model, task)
-    found = Examples([], "", None, {})
-    rows = t.rows(input, columns, labelled=False, keep=True if keep_columns is None else list(keep_columns), found=found)
-    rows = itertools.islice(rows, state["rows"], None)
-    size = chunk if t.streams else None
-    try:
-        with contextlib.ExitStack() as opened:
-            def partial_file():                        # opened once the first chunk is predicted: bad options fail first
-                f = opened.enter_context(open(partial, "r+b" if resume else "wb"))
-                f.truncate(state["bytes"])
-                f.seek(state["bytes"])
-                return f, opened.enter_context(tqdm(desc="predicting", unit="row", initial=state["rows"], disable=quiet))
-            f = None
-            while batch := list(itertools.islice(rows, size)):
-                if state["header"] is None: state["header"] = _output_header(t, found, input)
-                inferred = t.infer(m, tok, batch, pick_precision("auto"), True, **(options or {}))[0]
-                out = [dict(r["fields"], **o) for r, o in zip(batch, t.output_rows(inferred))]
-                if f is None: f, bar = partial_file()
-                f.write(_formatted(out, fmt, state["header"], with_header=state["bytes"] == 0).encode())
-                f.flush()
-                os.fsync(f.fileno())
-                notes = t.notes(Examples(batch, found.source, None, found.columns, counts=found.counts), inferred)
-                state.update(rows=state["rows"] + len(batch), bytes=f.tell(),
-                             notes={k: state["notes"].get(k, 0) + v for k, v in notes.items()})
-                write_atomic(progress, json.dumps(state))
-                bar.update(len(batch))
-            if state["bytes"] == 0:                    # no usable row: the header alone
-                f = partial_file()[0]
-                f.write(_formatted([], fmt, state["header"] or _output_header(t, found, input), True).encode())
-    except ShoptasksError:                             # bad input: nothing to resume from
-        partial.unlink(missing_ok=True)
-        progress.unlink(missing_ok=True)
-        raise
-    os.replace(partial, output)
-    progress.unlink(missing_ok=True)
-    return dict(rows=state["rows"], skipped_empty=found.skipped, output=str(output), notes=state["notes"])
-
-def _resume_state(output: Path, progress: Path, partial: Path, job: dict) -> dict:
-    "The progress of an interrupted prediction of the same `job` into `output`, or a one-line error."
-    check(progress.exists() and partial.exists(),
-          f"{output}: no interrupted prediction to resume (no {progress.name} beside it)")
-    state = json.loads(progress.read_text())
-    changed = next((k for k in job if state.get(k) != job[k]), None)
-    check(changed is None, f"{output}: the interrupted prediction had another {changed} ({state.get(changed)!r}); "
-                           "run it again without --resume")
-    return state
-
-def _output_header(t, found, input) -> list:
-    "The input columns kept, then the task's outputs; a clash is a one-line error."
-    clash = [c for c in t.output_columns if c in found.fields]
-    if clash:
-        raise ShoptasksError(f"{input} already has a column {clash[0]!r}: choose the columns to keep with --keep-columns")
-    return list(found.fields)
-
-def _formatted(rows: list, fmt: str, header: list, with_header: bool) -> str:
-    "JSON lines, or CSV rows (with the header line first when asked) of the input's `header` columns and the outputs."
-    if fmt == "jsonl": return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    names = [*header, *dict.fromkeys(k for r in rows for k in r if k not in header)]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, names, lineterminator="\n")
-    if with_header: w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
-

@@ -435,7 +435,7 @@ class ItemKNN(Popularity):
 def recommend(run, histories, k: int = 10, exclude_seen: bool = False):
     """The `k` likeliest next items (id and probability) of a history (a list of item ids) by the fine-tuned ranking
     run `run`; for a list of histories, a list of those."""
-    from shoptasks.finetune import load_finetuned
+    from shoptasks.inference import load_finetuned
     from shoptasks.trainer import pick_precision
     model, vocab, task, _ = load_finetuned(run)
     one = bool(histories) and not isinstance(histories[0], (list, tuple))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from . import __version__
 from .errors import ShoptasksError, check
-from .finetune import load_finetuned
+from .inference import load_finetuned
 from .trainer import pick_precision
 
 # %% ../nbs/11_serve.ipynb #ce67d572
