@@ -18,6 +18,7 @@ from pathlib import Path
 import torch, torch.distributed as dist
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
+from fastcore.basics import patch
 from .errors import ShoptasksError, Interrupted, check, check_numbers, check_choices
 from .plugins import plugin_manager
 from .data import umask, copy_atomic
@@ -313,124 +314,137 @@ class Trainer:
         "The run's config with its budget as the steps it came to: `--config` with it repeats the run."
         return {**asdict(self.cfg), "max_steps": self.max_steps, "minutes": None, "epochs": None}
 
-    def badness(self, metrics: dict) -> float:
-        "The evaluation `metrics`' monitored value as a number to minimise."
-        name, mode = self.monitor
-        return metrics[f"val_{name}"] * (1 if mode == "min" else -1)
 
-    def set_lr(self):
-        f = self.schedule(self.step, self.max_steps or 10**9)
-        for g in self.opt.param_groups: g["lr"] = g["initial_lr"] * f
-        return self.opt.param_groups[0]["lr"]
+# %% ../nbs/04_trainer.ipynb #89c37ba9
+@patch
+def badness(self: Trainer, metrics: dict) -> float:
+    "The evaluation `metrics`' monitored value as a number to minimise."
+    name, mode = self.monitor
+    return metrics[f"val_{name}"] * (1 if mode == "min" else -1)
 
-    def calibrate(self, step_time: float):
-        """Fix `max_steps` so that training and its evaluations end within `cfg.minutes`: one evaluation is
-        timed here, and rank 0's figure holds for every process."""
-        t = time.perf_counter(); self.evaluate(self.model); eval_time = time.perf_counter() - t
-        left = 0.95 * self.cfg.minutes * 60 - self.elapsed - eval_time     # 5% for checkpoints and a slower machine
-        n = torch.tensor([self.step + max(1, int(left / (step_time + eval_time / self.cfg.eval_every)))])
-        if dist.is_initialized(): dist.broadcast(n, src=0)
-        self.max_steps = int(n)
+@patch
+def set_lr(self: Trainer):
+    "Set each group's rate for this step from the schedule; return the first group's."
+    f = self.schedule(self.step, self.max_steps or 10**9)
+    for g in self.opt.param_groups: g["lr"] = g["initial_lr"] * f
+    return self.opt.param_groups[0]["lr"]
 
-    def out_of_time(self) -> bool:
-        "Whether the time budget is spent (rank 0's clock decides for every process)."
-        late = torch.tensor([self.elapsed >= self.cfg.minutes * 60])
-        if dist.is_initialized(): dist.broadcast(late, src=0)
-        return bool(late)
+@patch
+def calibrate(self: Trainer, step_time: float):
+    """Fix `max_steps` so that training and its evaluations end within `cfg.minutes`: one evaluation is
+    timed here, and rank 0's figure holds for every process."""
+    t = time.perf_counter(); self.evaluate(self.model); eval_time = time.perf_counter() - t
+    left = 0.95 * self.cfg.minutes * 60 - self.elapsed - eval_time     # 5% for checkpoints and a slower machine
+    n = torch.tensor([self.step + max(1, int(left / (step_time + eval_time / self.cfg.eval_every)))])
+    if dist.is_initialized(): dist.broadcast(n, src=0)
+    self.max_steps = int(n)
 
-    def save(self, metrics: dict | None):
-        "Checkpoint; track the best; copy the best model to the run directory; prune old checkpoints."
-        if not self.is_main: return
-        name = f"{CKPT_PREFIX}{self.step:07d}"
-        if metrics and (self.best is None or self.badness(metrics) < self.best["badness"]):
-            self.best = dict(badness=self.badness(metrics), step=self.step, name=name)
-        ckpt = write_checkpoint(self.out, self.step, self.model, self.state())
-        if self.best is None or self.best["name"] == name:
-            for f in ("config.json", "model.safetensors", "generation_config.json"):
-                if not (ckpt/f).exists(): continue
-                try: copy_atomic(ckpt/f, self.out/f)
-                except OSError as e: raise write_failed(self.out, self.out/f, e) from None
-        prune_checkpoints(self.out, self.cfg.keep_last, self.best and self.best["name"])
+@patch
+def out_of_time(self: Trainer) -> bool:
+    "Whether the time budget is spent (rank 0's clock decides for every process)."
+    late = torch.tensor([self.elapsed >= self.cfg.minutes * 60])
+    if dist.is_initialized(): dist.broadcast(late, src=0)
+    return bool(late)
 
-    def fit(self, resume: bool = False) -> dict:
-        "Train until `max_steps` (or the time budget, or a callback's stop); return the last evaluation."
-        cfg, model = self.cfg, self.model.to(self.device)
-        precision = self.precision = pick_precision(cfg.precision, self.device)
-        pm = plugin_manager()
-        self.opt = pm.hook.configure_optimizer(trainer=self, task=self.task, model=model, config=cfg)
-        self.schedule = pm.hook.configure_scheduler(trainer=self, task=self.task, optimizer=self.opt, config=cfg)
-        for g in self.opt.param_groups: g.setdefault("initial_lr", g["lr"])
-        self.scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
-        if resume: self.restore()
-        model.train()
-        ddp = torch.nn.parallel.DistributedDataParallel(model) if self.world > 1 else None
-        forward = torch.compile(ddp or model) if cfg.compile else (ddp or model)
-        loggers = [JsonlLog(self.out, cfg.log_every), TensorBoardLog(self.out, cfg.log_every)] if self.is_main else []
-        callbacks = loggers + ([EarlyStopping(cfg.early_stopping)] if cfg.early_stopping else [])
-        for c in callbacks: pm.register(c)
-        try: return self._loop(pm, forward, ddp, precision)
-        except KeyboardInterrupt:
+# %% ../nbs/04_trainer.ipynb #cdf34320
+@patch
+def save(self: Trainer, metrics: dict | None):
+    "Checkpoint; track the best; copy the best model to the run directory; prune old checkpoints."
+    if not self.is_main: return
+    name = f"{CKPT_PREFIX}{self.step:07d}"
+    if metrics and (self.best is None or self.badness(metrics) < self.best["badness"]):
+        self.best = dict(badness=self.badness(metrics), step=self.step, name=name)
+    ckpt = write_checkpoint(self.out, self.step, self.model, self.state())
+    if self.best is None or self.best["name"] == name:
+        for f in ("config.json", "model.safetensors", "generation_config.json"):
+            if not (ckpt/f).exists(): continue
+            try: copy_atomic(ckpt/f, self.out/f)
+            except OSError as e: raise write_failed(self.out, self.out/f, e) from None
+    prune_checkpoints(self.out, self.cfg.keep_last, self.best and self.best["name"])
+
+# %% ../nbs/04_trainer.ipynb #06844117
+@patch
+def fit(self: Trainer, resume: bool = False) -> dict:
+    "Train until `max_steps` (or the time budget, or a callback's stop); return the last evaluation."
+    cfg, model = self.cfg, self.model.to(self.device)
+    precision = self.precision = pick_precision(cfg.precision, self.device)
+    pm = plugin_manager()
+    self.opt = pm.hook.configure_optimizer(trainer=self, task=self.task, model=model, config=cfg)
+    self.schedule = pm.hook.configure_scheduler(trainer=self, task=self.task, optimizer=self.opt, config=cfg)
+    for g in self.opt.param_groups: g.setdefault("initial_lr", g["lr"])
+    self.scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
+    if resume: self.restore()
+    model.train()
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if self.world > 1 else None
+    forward = torch.compile(ddp or model) if cfg.compile else (ddp or model)
+    loggers = [JsonlLog(self.out, cfg.log_every), TensorBoardLog(self.out, cfg.log_every)] if self.is_main else []
+    callbacks = loggers + ([EarlyStopping(cfg.early_stopping)] if cfg.early_stopping else [])
+    for c in callbacks: pm.register(c)
+    try: return self._loop(pm, forward, ddp, precision)
+    except KeyboardInterrupt:
+        last = checkpoints(self.out)
+        raise Interrupted(self.step, last[-1] if last else None) from None
+    finally:
+        if self.bar is not None: self.bar.close()     # before any message about why training ended
+        for c in callbacks: pm.unregister(c)
+
+# %% ../nbs/04_trainer.ipynb #3b77f046
+@patch
+def _loop(self: Trainer, pm, forward, ddp, precision):
+    cfg, model = self.cfg, self.model
+    pm.hook.on_train_start(trainer=self)
+    self.bar = bar = tqdm(total=self.max_steps, initial=self.step, disable=self.quiet or not self.is_main,
+                          unit="step",
+               desc=f"train ({precision}{', ' + str(self.world) + ' processes' if self.world > 1 else ''})")
+    metrics, t_start, t10, start_step, data_time = None, time.perf_counter() - self.elapsed, None, self.step, 0.0
+    t_session = time.perf_counter()
+    while (self.max_steps is None or self.step < self.max_steps) and not self.should_stop:
+        lr = self.set_lr()
+        t_data = time.perf_counter()
+        micro, n_tokens = self.batches(self.step, self.rank, self.world)
+        data_time += time.perf_counter() - t_data
+        n_inputs = sum(mb["input_ids"].numel() for mb in micro) * self.world
+        try: loss = accumulate(forward, micro, n_tokens, precision, self.device, self.scaler,
+                               ddp.no_sync if ddp else None, self.world, self.step + 1)
+        except NonFiniteLoss as e:
             last = checkpoints(self.out)
-            raise Interrupted(self.step, last[-1] if last else None) from None
-        finally:
-            if self.bar is not None: self.bar.close()     # before any message about why training ended
-            for c in callbacks: pm.unregister(c)
-
-    def _loop(self, pm, forward, ddp, precision):
-        cfg, model = self.cfg, self.model
-        pm.hook.on_train_start(trainer=self)
-        self.bar = bar = tqdm(total=self.max_steps, initial=self.step, disable=self.quiet or not self.is_main,
-                              unit="step",
-                   desc=f"train ({precision}{', ' + str(self.world) + ' processes' if self.world > 1 else ''})")
-        metrics, t_start, t10, start_step, data_time = None, time.perf_counter() - self.elapsed, None, self.step, 0.0
-        t_session = time.perf_counter()
-        while (self.max_steps is None or self.step < self.max_steps) and not self.should_stop:
-            lr = self.set_lr()
-            t_data = time.perf_counter()
-            micro, n_tokens = self.batches(self.step, self.rank, self.world)
-            data_time += time.perf_counter() - t_data
-            n_inputs = sum(mb["input_ids"].numel() for mb in micro) * self.world
-            try: loss = accumulate(forward, micro, n_tokens, precision, self.device, self.scaler,
-                                   ddp.no_sync if ddp else None, self.world, self.step + 1)
-            except NonFiniteLoss as e:
-                last = checkpoints(self.out)
-                kept = last[-1] if last else "none (none was written yet)"
-                raise TrainingDiverged(f"{e}; stopped, the last good checkpoint is {kept}; "
-                                       "lower the learning rate or use fp32") from None
-            if self.world > 1:
-                t = torch.tensor([loss]); dist.all_reduce(t); loss = t.item()
-            if self.scaler: self.scaler.unscale_(self.opt)
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip).item()
-            if self.scaler:
-                self.scaler.step(self.opt)
-                self.scaler.update()
-            else: self.opt.step()
-            self.opt.zero_grad(set_to_none=True)
-            self.step += 1
-            self.tokens_seen += n_inputs
-            self.elapsed = time.perf_counter() - t_start
-            if self.step - start_step == 10: t10 = time.perf_counter()     # the first steps include compilation
-            done = self.step - start_step
-            if self.max_steps is None and (done >= 20 or done > 10 and self.elapsed >= 0.25 * cfg.minutes * 60):
-                self.calibrate((time.perf_counter() - t10) / (done - 10))      # from step 10: after compilation
-                bar.total = self.max_steps; bar.refresh()
-            elif cfg.minutes and self.max_steps and self.step < self.max_steps and self.out_of_time():
-                self.max_steps = self.step                   # steps slowed down since the budget was fixed
-                self.stop_reason = f"the {cfg.minutes:g}-minute budget ran out at step {self.step}"
-            logs = dict(loss=loss, lr=lr, grad_norm=grad_norm, tokens_per_s=self.tokens_seen / self.elapsed,
-                        data_wait=data_time / (time.perf_counter() - t_session))
-            bar.update(); bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{logs['tokens_per_s']:,.0f}")
-            pm.hook.on_step_end(trainer=self, step=self.step, logs=logs)
-            end = self.step == self.max_steps or self.should_stop
-            evaluated = self.step % cfg.eval_every == 0 or end
-            if evaluated:
-                metrics = {f"val_{k}": v for k, v in self.evaluate(model).items()}
-                pm.hook.on_evaluate(trainer=self, step=self.step, metrics=metrics)
-                end = end or self.should_stop
-            if end or evaluated or self.step % (cfg.checkpoint_every or cfg.eval_every) == 0:
-                self.save(metrics if evaluated else None)
-        bar.close()
-        self.data_wait = data_time / max(time.perf_counter() - t_session, 1e-9)
-        pm.hook.on_train_end(trainer=self, metrics=metrics)
-        barrier()
-        return metrics
+            kept = last[-1] if last else "none (none was written yet)"
+            raise TrainingDiverged(f"{e}; stopped, the last good checkpoint is {kept}; "
+                                   "lower the learning rate or use fp32") from None
+        if self.world > 1:
+            t = torch.tensor([loss]); dist.all_reduce(t); loss = t.item()
+        if self.scaler: self.scaler.unscale_(self.opt)
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip).item()
+        if self.scaler:
+            self.scaler.step(self.opt)
+            self.scaler.update()
+        else: self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        self.step += 1
+        self.tokens_seen += n_inputs
+        self.elapsed = time.perf_counter() - t_start
+        if self.step - start_step == 10: t10 = time.perf_counter()     # the first steps include compilation
+        done = self.step - start_step
+        if self.max_steps is None and (done >= 20 or done > 10 and self.elapsed >= 0.25 * cfg.minutes * 60):
+            self.calibrate((time.perf_counter() - t10) / (done - 10))      # from step 10: after compilation
+            bar.total = self.max_steps; bar.refresh()
+        elif cfg.minutes and self.max_steps and self.step < self.max_steps and self.out_of_time():
+            self.max_steps = self.step                   # steps slowed down since the budget was fixed
+            self.stop_reason = f"the {cfg.minutes:g}-minute budget ran out at step {self.step}"
+        logs = dict(loss=loss, lr=lr, grad_norm=grad_norm, tokens_per_s=self.tokens_seen / self.elapsed,
+                    data_wait=data_time / (time.perf_counter() - t_session))
+        bar.update(); bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{logs['tokens_per_s']:,.0f}")
+        pm.hook.on_step_end(trainer=self, step=self.step, logs=logs)
+        end = self.step == self.max_steps or self.should_stop
+        evaluated = self.step % cfg.eval_every == 0 or end
+        if evaluated:
+            metrics = {f"val_{k}": v for k, v in self.evaluate(model).items()}
+            pm.hook.on_evaluate(trainer=self, step=self.step, metrics=metrics)
+            end = end or self.should_stop
+        if end or evaluated or self.step % (cfg.checkpoint_every or cfg.eval_every) == 0:
+            self.save(metrics if evaluated else None)
+    bar.close()
+    self.data_wait = data_time / max(time.perf_counter() - t_session, 1e-9)
+    pm.hook.on_train_end(trainer=self, metrics=metrics)
+    barrier()
+    return metrics
