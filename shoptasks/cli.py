@@ -62,7 +62,8 @@ def _add_run_options(p, cls, skip=()):
 
 def _role_column(text: str) -> tuple:
     role, sep, column = text.partition("=")
-    if not (sep and role and column): raise argparse.ArgumentTypeError(f"expected ROLE=COLUMN (for example text=body), not {text!r}")
+    if not (sep and role and column):
+        raise argparse.ArgumentTypeError(f"expected ROLE=COLUMN (for example text=body), not {text!r}")
     return role, column
 
 DECODING_FLAGS = [("--max-new-tokens", int, "tokens to generate at most"), ("--num-beams", int, "beam search width"),
@@ -81,21 +82,25 @@ def _column_list(text: str) -> list:
 def _add_task_data_args(p, data: bool = True, columns_default=(), from_config: bool = False):
     p.add_argument("task", nargs="?" if from_config else None,
                    help="task name (see `shoptasks tasks`)" + ("; default: the --config file's" if from_config else ""))
-    if data: p.add_argument("--data", help="CSV or JSONL (optionally .gz) or Parquet; default: the generated sample shop")
+    if data:
+        p.add_argument("--data", help="CSV or JSONL (optionally .gz) or Parquet; default: the generated sample shop")
     p.add_argument("--column", dest="columns", type=_role_column, action="append", default=columns_default,
-                   metavar="ROLE=COLUMN", help="read ROLE (text, label, a segment ...) from COLUMN; repeat for several roles")
+                   metavar="ROLE=COLUMN",
+                   help="read ROLE (text, label, a segment ...) from COLUMN; repeat for several roles")
 
 def parser(command: str | None = None) -> argparse.ArgumentParser:
     """The `shoptasks` argument parser; given the `command` about to run, only its options that come from the config
     dataclasses are built (their modules import torch, which `shoptasks --help` need not wait for)."""
     def full(name): return command in (None, name)
-    ap = argparse.ArgumentParser(prog="shoptasks", description="Train, evaluate and use Transformer language models for e-commerce.")
+    ap = argparse.ArgumentParser(prog="shoptasks",
+                                 description="Train, evaluate and use Transformer language models for e-commerce.")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("demo", help="the end-to-end job on the generated sample shop")
     p.add_argument("--out", default="runs/demo"); p.add_argument("--minutes", type=float, default=3.0)
     p.add_argument("--preset", default="small"); p.add_argument("--seed", type=int, default=0)
 
-    tok = sub.add_parser("tokenizer", help="train or apply a byte-level BPE tokenizer").add_subparsers(dest="action", required=True, metavar="ACTION")
+    tok = sub.add_parser("tokenizer", help="train or apply a byte-level BPE tokenizer")
+    tok = tok.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = tok.add_parser("train", help="train a tokenizer on a corpus")
     p.add_argument("--data", required=True); p.add_argument("--column"); p.add_argument("--out", required=True)
     p.add_argument("--vocab-size", type=int, default=8192)
@@ -116,11 +121,13 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("tune", help="search the settings of fine-tuning (or pretraining) with Optuna; a study folder "
                        "keeps every trial")
     p.add_argument("target", help="a task name, or 'pretrain'")
-    p.add_argument("--trials", type=int, required=True, help="finish this many trials (complete or pruned) in the study, "
+    p.add_argument("--trials", type=int, required=True,
+                   help="finish this many trials (complete or pruned) in the study, "
                    "however many processes share it")
     p.add_argument("--sampler-seed", type=int, default=0, help="seeds the TPE sampler; give each process that shares a "
                    "study its own (default: 0)")
-    p.add_argument("--heartbeat", type=float, default=10.0, help="seconds between a running trial's heartbeats; a trial "
+    p.add_argument("--heartbeat", type=float, default=10.0,
+                   help="seconds between a running trial's heartbeats; a trial "
                    "silent for three is marked failed and its settings tried again (default: 10)")
     p.add_argument("--storage", metavar="URL", help="a database shared by several machines (for example "
                    "postgresql://user:pass@host/db) instead of the study folder's SQLite file")
@@ -135,7 +142,8 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
         add_options(p, PretrainConfig, skip={"column", *(f.name for f in fields(FinetuneConfig))})
     p = sub.add_parser("report", help="one HTML page (and its Markdown) of runs and tuning studies: model against "
                        "baseline, curves, segments, samples, a model card")
-    p.add_argument("runs", nargs="+", metavar="RUN", help="fine-tuning or pretraining run directories, or study folders")
+    p.add_argument("runs", nargs="+", metavar="RUN",
+                   help="fine-tuning or pretraining run directories, or study folders")
     p.add_argument("--out", required=True, help="folder to write report.html, report.md and images/ into")
     p.add_argument("--title", default="shoptasks report", help="the page's title (default: shoptasks report)")
     p = sub.add_parser("evaluate", help="a fine-tuned model beside the task's baseline on one split")
@@ -143,7 +151,8 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="fine-tuning run directory")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
-    p = sub.add_parser("predict", help="label the rows of a file with a fine-tuned model (or rank items for each history in it)")
+    p = sub.add_parser("predict",
+                       help="label the rows of a file with a fine-tuned model (or rank items for each history in it)")
     _add_task_data_args(p, data=False)
     p.add_argument("--model", required=True, help="fine-tuning run directory")
     p.add_argument("--input", required=True, help="CSV or JSONL (optionally .gz) or Parquet of rows to label")
@@ -238,7 +247,8 @@ def run(args) -> None:
         serve(args.runs, args.host, args.port, args.api_key_file, config_from_args(ServeLimits, args))
     elif args.command == "generate":
         from shoptasks.pretraining import generate
-        for s in generate(args.model, args.prompt, args.n, args.max_new_tokens, args.temperature, args.top_k, args.greedy, args.seed):
+        for s in generate(args.model, args.prompt, args.n, args.max_new_tokens, args.temperature, args.top_k,
+                          args.greedy, args.seed):
             print(s)
 
 def tune_command(args):
@@ -263,7 +273,8 @@ def tune_command(args):
     cfg = config_from_args(cls, args)
     s = tune(args.target, cfg.out, args.trials, cfg, args.sampler_seed, args.resume, args.heartbeat, args.storage)
     states = [t["state"] for t in s["trials"]]
-    print(f"{cfg.out}: {len(states)} trials ({', '.join(f'{states.count(x)} {x.lower()}' for x in dict.fromkeys(states))})")
+    print(f"{cfg.out}: {len(states)} trials "
+          f"({', '.join(f'{states.count(x)} {x.lower()}' for x in dict.fromkeys(states))})")
     if s["best"] is not None:
         best = next(t for t in s["trials"] if t["number"] == s["best"])
         verb = "pretrain" if pretraining else f"finetune {args.target}"
@@ -311,6 +322,8 @@ def _resume_hint(args, argv, e) -> str:
     if getattr(args, "resume", None) is None: return ""
     if args.command == "predict":
         output = Path(args.output)
-        if not output.with_name(f".{output.name}.progress").exists(): return " before any row was written; nothing was kept"
-    elif not isinstance(e, Interrupted) and not checkpoints(args.out): return " before training started; nothing was kept"
+        if not output.with_name(f".{output.name}.progress").exists():
+            return " before any row was written; nothing was kept"
+    elif not isinstance(e, Interrupted) and not checkpoints(args.out):
+        return " before training started; nothing was kept"
     return f"; continue with: shoptasks {shlex.join(a for a in argv if a != '--resume')} --resume"

@@ -54,7 +54,8 @@ def _convert(p, value):
             if p is float: return float(value)
             if float(value).is_integer(): return int(value)
     elif p is tuple:
-        if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                    for v in value):
             return tuple(value)
     elif p is dict:
         if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()): return dict(value)
@@ -119,7 +120,9 @@ def make_config(cls, path=None, given: dict | None = None):
     check_keys(given, list(by_name), "the command line")
     values.update({k: check_value(by_name[k], v, "the command line") for k, v in given.items() if v is not None})
     missing = [n for n, f in by_name.items() if default_of(f) is MISSING and n not in values]
-    if missing: raise ShoptasksError(f"missing {missing[0]!r}: pass --{missing[0].replace('_', '-')} or give it in a config file")
+    if missing:
+        raise ShoptasksError(f"missing {missing[0]!r}: pass --{missing[0].replace('_', '-')} or give "
+                             f"it in a config file")
     return cls(**values)
 
 # %% ../nbs/04a_config.ipynb #0f7fb914

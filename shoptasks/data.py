@@ -24,7 +24,8 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
             for i, raw in enumerate(f, 1):
                 try: yield i, raw.decode("utf-8-sig" if i == 1 else "utf-8")
                 except UnicodeDecodeError as e:
-                    raise ShoptasksError(f"{path}: line {i} is not valid UTF-8 (byte {e.start + 1}: {raw[e.start:e.start+1]!r})") from None
+                    raise ShoptasksError(f"{path}: line {i} is not valid UTF-8 (byte {e.start + 1}: "
+                                         f"{raw[e.start:e.start+1]!r})") from None
     except FileNotFoundError: raise ShoptasksError(f"{path}: no such file") from None
     except (gzip.BadGzipFile, EOFError) as e: raise ShoptasksError(f"{path}: not a readable gzip file ({e})") from None
 
@@ -55,14 +56,16 @@ def read_rows(path) -> Iterator[tuple[int, dict | str]]:
         check(header, f"{path}: empty file (expected a header row)")
         for row in reader:
             if not any(row): continue
-            check(len(row) == len(header), f"{path}: line {current[0]} has {len(row)} fields, the header has {len(header)}")
+            check(len(row) == len(header),
+                  f"{path}: line {current[0]} has {len(row)} fields, the header has {len(header)}")
             yield current[0], dict(zip(header, row))
     elif fmt == "parquet": yield from _parquet_rows(path)
     else:
         for i, line in _lines(path):
             if not line.strip(): continue
             try: row = json.loads(line)
-            except json.JSONDecodeError as e: raise ShoptasksError(f"{path}: line {i} is not valid JSON ({e.msg})") from None
+            except json.JSONDecodeError as e:
+                raise ShoptasksError(f"{path}: line {i} is not valid JSON ({e.msg})") from None
             check(isinstance(row, dict), f"{path}: line {i} is a JSON {type(row).__name__}, expected an object")
             yield i, row
 
@@ -83,7 +86,8 @@ def _parquet_rows(path: Path, batch: int = 1024):
 def read_texts(path, column: str | None = None) -> Iterator[str]:
     "Stream the non-empty texts of a corpus: lines of `.txt`, or `column` of a CSV / field of a JSONL file."
     path, fmt = Path(path), corpus_format(path)
-    check(fmt == "txt" or column, f"{path}: a {fmt.upper()} corpus needs the column or field that holds the text (--column)")
+    check(fmt == "txt" or column,
+          f"{path}: a {fmt.upper()} corpus needs the column or field that holds the text (--column)")
     for i, row in read_rows(path):
         if fmt != "txt":
             if column not in row:

@@ -84,7 +84,8 @@ def split_report(task: Task, examples, outputs, loss, baselines: list, variants:
                     other_baselines={b.name: of(p) for b, p in zip(baselines[1:], base[1:])})
 
     return dict(split=examples.split, source=examples.source, skipped_empty=examples.skipped,
-                skipped_unlabelled=examples.unlabelled, notes=task.notes(examples, outputs), shown=list(task.report_metrics),
+                skipped_unlabelled=examples.unlabelled, notes=task.notes(examples, outputs),
+                shown=list(task.report_metrics),
                 headline=task.headline, loss=loss, **scores(range(len(examples))), baseline_name=baselines[0].name,
                 baseline_params=baselines[0].get_params(),
                 subsets={n: scores(idx) for n, idx in task.subsets(examples).items() if 0 < len(idx) < len(examples)},
@@ -112,7 +113,8 @@ def _finetune(cfg: FinetuneConfig, quiet: bool, resume: bool) -> dict | None:
     per_rank, micro = batch_split(cfg, world)
     check_out_dir(out, cfg, FINETUNE_CONFIG, resume)
     train, val, test = (task.load(cfg.data, s, cfg.columns) for s in ("train", "val", "test"))
-    check(len(train) >= cfg.batch_size and len(val), f"{train.source}: {len(train)} training and {len(val)} validation rows "
+    check(len(train) >= cfg.batch_size and len(val),
+          f"{train.source}: {len(train)} training and {len(val)} validation rows "
           f"are too few for batches of {cfg.batch_size}")
     task.setup(train, val, test)
     with removed_on_failure(out, resume):
@@ -148,7 +150,8 @@ def _finetune(cfg: FinetuneConfig, quiet: bool, resume: bool) -> dict | None:
     t = time.perf_counter()
     baselines = [b.fit(train.rows, val.rows) for b in task.baselines()]
     baseline_s = time.perf_counter() - t
-    report = dict(task=task.name, backbone=cfg.backbone and str(cfg.backbone), steps=trainer.step, epochs=trainer.step / steps_per_epoch,
+    report = dict(task=task.name, backbone=cfg.backbone and str(cfg.backbone), steps=trainer.step,
+                  epochs=trainer.step / steps_per_epoch,
                   train_time_s=trainer.elapsed, baseline_fit_s=baseline_s, precision=trainer.precision, processes=world,
                   stop_reason=trainer.stop_reason,
                   val=split_report(task, val, *val_out, baselines),
@@ -156,7 +159,8 @@ def _finetune(cfg: FinetuneConfig, quiet: bool, resume: bool) -> dict | None:
                   wall_time_s=time.perf_counter() - started)
     write_atomic(out/TASK_INFO, json.dumps({**info, "baseline": baselines[0].get_params()}, indent=1))
     write_atomic(out/FINETUNE_CONFIG, json.dumps(trainer.replay_config(), indent=1))
-    write_atomic(out/TEST_OUTPUTS, "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in test_outputs(task, test, test_out[0])))
+    write_atomic(out/TEST_OUTPUTS,
+                 "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in test_outputs(task, test, test_out[0])))
     write_atomic(out/"metrics.json", json.dumps(report, indent=1))
     if not quiet: print(format_report(report["test"], task.name), format_times(report), sep="\n")
     return report

@@ -34,7 +34,8 @@ def check_decoding(options: dict) -> dict:
     check(0 < o["top_p"] <= 1, f"top_p must be in (0, 1], not {o['top_p']}")
     check(o["repetition_penalty"] > 0, f"repetition_penalty must be > 0, not {o['repetition_penalty']}")
     n, beams = o["num_return_sequences"], o["num_beams"]
-    check(n >= 1 and (o["do_sample"] or n <= beams), f"num_return_sequences must be >= 1, and at most num_beams ({beams}) "
+    check(n >= 1 and (o["do_sample"] or n <= beams),
+          f"num_return_sequences must be >= 1, and at most num_beams ({beams}) "
           f"without sampling, not {n}")
     return o
 
@@ -103,7 +104,8 @@ class GenerationTask(Task):
 
     def load_model(self, run, device: str = "cpu") -> tuple:
         from transformers import AutoModelForCausalLM, AutoTokenizer
-        model = AutoModelForCausalLM.from_pretrained(run, attn_implementation=attention_for(device), use_safetensors=True)
+        model = AutoModelForCausalLM.from_pretrained(run, attn_implementation=attention_for(device),
+                                                     use_safetensors=True)
         return model.eval(), AutoTokenizer.from_pretrained(run)
 
     def input_length(self, row, tokenizer) -> tuple[int, int]:
@@ -114,7 +116,8 @@ class GenerationTask(Task):
         prompt = tokenizer(self.prompt(row), add_special_tokens=False)["input_ids"]
         f = dict(input_ids=prompt[-self.max_prompt:], truncated=len(prompt) > self.max_prompt)
         if "label" in row:
-            target = tokenizer(row["label"], add_special_tokens=False)["input_ids"][:self.max_target] + [tokenizer.eos_token_id]
+            target = tokenizer(row["label"], add_special_tokens=False)["input_ids"][:self.max_target]
+            target = target + [tokenizer.eos_token_id]
             f.update(labels=[-100] * len(f["input_ids"]) + target, input_ids=f["input_ids"] + target)
         return f
 
@@ -177,7 +180,8 @@ class GenerationTask(Task):
             ids, mask = pad([prompts[j] for j in idx], tokenizer.pad_token_id, side="left", multiple=1)
             cfg = GenerationConfig(**{**o, "max_new_tokens": min(o["max_new_tokens"], context - ids.size(1))},
                                    eos_token_id=stops, pad_token_id=tokenizer.pad_token_id,
-                                   bos_token_id=getattr(model.config, "bos_token_id", None), return_dict_in_generate=True,
+                                   bos_token_id=getattr(model.config, "bos_token_id", None),
+                                   return_dict_in_generate=True,
                                    output_scores=True)
             if not o["do_sample"]: cfg.top_k, cfg.top_p, cfg.temperature = None, None, None
             with autocast(precision, device.type):
@@ -214,7 +218,7 @@ class GenerationTask(Task):
                     score=float(kept[torch.isfinite(kept)].mean()) if torch.isfinite(kept).any() else 0.0)
 
     def infer(self, model, tokenizer, rows, precision: str = "fp32", quiet: bool = True, **options) -> tuple:
-        "The generated texts of `rows` (with `options` over the task's decoding), and the target loss where rows have one."
+        "The generated texts of `rows` (with `options` over the task's decoding), and the target loss if rows have it."
         loss = self.target_loss(model, tokenizer, rows, precision) if rows and all("label" in r for r in rows) else None
         return self.generate(model, tokenizer, rows, precision, quiet, **options), loss
 
@@ -250,9 +254,11 @@ class GenerationTask(Task):
         notes = {}
         if self.stock is not None and all("label" in r for r in examples.rows):
             fresh = len(self.subsets(examples).get("rows without a stock target", examples.rows))
-            notes[f"rows whose target is a stock text (seen {self.stock_repeats}+ times in training)"] = len(examples) - fresh
+            stock = f"rows whose target is a stock text (seen {self.stock_repeats}+ times in training)"
+            notes[stock] = len(examples) - fresh
         if outputs is not None:
-            notes[f"prompts longer than {self.max_prompt} tokens, cut to their end"] = sum(o[0]["truncated"] for o in outputs)
+            notes[f"prompts longer than {self.max_prompt} tokens, cut to their end"] = sum(o[0]["truncated"]
+                                                                                           for o in outputs)
         return notes
 
     def subsets(self, examples) -> dict:

@@ -29,7 +29,7 @@ def load_finetuned(run, task_name: str | None = None):
 
 # %% ../nbs/07a_inference.ipynb #a46e48aa
 def evaluate(task: str, model, data=None, split: str = "test", columns: dict | None = None, quiet: bool = True) -> dict:
-    "The report of the fine-tuned `model` run on `split` of `data`, beside the task's baseline trained on its train split."
+    "The report of the fine-tuned `model` run on `split` of `data`, beside the task's baseline fitted on train."
     m, tok, t, info = load_finetuned(model, task)
     examples = t.load(data, split, columns)
     t.setup(None, examples)
@@ -58,19 +58,23 @@ def predict(task: str, model, input, output, columns: dict | None = None, keep_c
     check(fmt in ("csv", "jsonl") and output.suffix != ".gz", f"{output}: the output must be a .csv or .jsonl file")
     partial, progress = (output.with_name(f".{output.name}.{s}") for s in ("partial", "progress"))
     job = dict(input=str(input), model=str(model), options=options or {}, columns=columns or {}, keep=keep_columns)
-    state = _resume_state(output, progress, partial, job) if resume else dict(job, rows=0, bytes=0, header=None, notes={})
+    fresh = dict(job, rows=0, bytes=0, header=None, notes={})
+    state = _resume_state(output, progress, partial, job) if resume else fresh
     m, tok, t, _ = load_finetuned(model, task)
     found = Examples([], "", None, {})
-    rows = t.rows(input, columns, labelled=False, keep=True if keep_columns is None else list(keep_columns), found=found)
+    rows = t.rows(input, columns, labelled=False, keep=True if keep_columns is None else list(keep_columns),
+                  found=found)
     rows = itertools.islice(rows, state["rows"], None)
     size = chunk if t.streams else None
     try:
         with contextlib.ExitStack() as opened:
-            def partial_file():                        # opened once the first chunk is predicted: bad options fail first
+            # opened once the first chunk is predicted: bad options fail first
+            def partial_file():
                 f = opened.enter_context(open(partial, "r+b" if resume else "wb"))
                 f.truncate(state["bytes"])
                 f.seek(state["bytes"])
-                return f, opened.enter_context(tqdm(desc="predicting", unit="row", initial=state["rows"], disable=quiet))
+                return f, opened.enter_context(tqdm(desc="predicting", unit="row", initial=state["rows"],
+                                                    disable=quiet))
             f = None
             while batch := list(itertools.islice(rows, size)):
                 if state["header"] is None: state["header"] = _output_header(t, found, input)
@@ -111,7 +115,8 @@ def _output_header(t, found, input) -> list:
     "The input columns kept, then the task's outputs; a clash is a one-line error."
     clash = [c for c in t.output_columns if c in found.fields]
     if clash:
-        raise ShoptasksError(f"{input} already has a column {clash[0]!r}: choose the columns to keep with --keep-columns")
+        raise ShoptasksError(f"{input} already has a column {clash[0]!r}: choose the columns to keep "
+                             f"with --keep-columns")
     return list(found.fields)
 
 def _formatted(rows: list, fmt: str, header: list, with_header: bool) -> str:

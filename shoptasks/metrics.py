@@ -53,7 +53,8 @@ class PerClass(evaluate.Metric):
     def _compute(self, predictions, references, labels=None):
         c = confusion(predictions, references, labels)
         p, r = _precision_recall(c)
-        return {"per_class": [dict(precision=float(a), recall=float(b), support=int(s)) for a, b, s in zip(p, r, c.sum(1))]}
+        return {"per_class": [dict(precision=float(a), recall=float(b), support=int(s))
+                              for a, b, s in zip(p, r, c.sum(1))]}
 
 class ConfusionMatrix(evaluate.Metric):
     "Counts of each (reference, prediction) pair: rows are references, columns predictions."

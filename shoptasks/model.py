@@ -85,7 +85,8 @@ def cpu_attention_backward(dy: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v
     "Gradients of `cpu_attention` with respect to `q`, `k` and `v`, from batched matrix products."
     B, H, T, D = q.shape
     S, scale = k.size(-2), 1 / math.sqrt(D)
-    qs, k3, v3, dy3 = (q * scale).reshape(B * H, T, D), k.reshape(B * H, S, D), v.reshape(B * H, S, D), dy.reshape(B * H, T, D)
+    qs, dy3 = (q * scale).reshape(B * H, T, D), dy.reshape(B * H, T, D)
+    k3, v3 = k.reshape(B * H, S, D), v.reshape(B * H, S, D)
     if bias is None:
         hide = torch.zeros(T, S, dtype=q.dtype).masked_fill_(torch.ones(T, S, dtype=torch.bool).triu(1), float("-inf"))
         scores = torch.baddbmm(hide[None], qs, k3.transpose(1, 2)) if causal else qs @ k3.transpose(1, 2)
@@ -201,7 +202,8 @@ class ShoptasksModel(ShoptasksPreTrainedModel):
         if cache is None and use_cache: cache = DynamicCache()
         past = cache.get_seq_length() if cache is not None else 0
         if past + T > self.config.context:
-            raise ShoptasksError(f"sequence of {past + T} tokens is longer than the model's context ({self.config.context})")
+            raise ShoptasksError(f"sequence of {past + T} tokens is longer than the model's context "
+                                 f"({self.config.context})")
         if position_ids is None: position_ids = torch.arange(past, past + T, device=x.device)[None]
         x = self.drop(x + self.wpe(position_ids))
         mask = visibility_mask(attention_mask, T, past, self.config.causal)
@@ -215,7 +217,8 @@ def lm_loss(logits, labels):
 
 class ShoptasksLM(ShoptasksPreTrainedModel):
     "The backbone with a vocabulary projection tied to its token embedding; the heads below add `forward`."
-    _tied_weights_keys = {"lm_head.weight": "transformer.wte.weight"}   # a mapping, as transformers 5 wants (4 reads its keys)
+    # a mapping, as transformers 5 wants (4 reads its keys)
+    _tied_weights_keys = {"lm_head.weight": "transformer.wte.weight"}
     def __init__(self, config: ShoptasksConfig):
         super().__init__(config)
         self.transformer = ShoptasksModel(config)
@@ -294,7 +297,8 @@ def generate_ids(model, input_ids, max_new_tokens: int = 32, do_sample: bool = F
             nxt = torch.multinomial(logits.softmax(-1), 1)[:, 0]
         else: nxt = logits.argmax(-1)
         if eos_token_id is not None:
-            nxt = torch.where(done, torch.full_like(nxt, pad_token_id if pad_token_id is not None else eos_token_id), nxt)
+            nxt = torch.where(done, torch.full_like(nxt, pad_token_id if pad_token_id is not None else eos_token_id),
+                              nxt)
             done |= nxt == eos_token_id
         ids = torch.cat([ids, nxt[:, None]], 1)
         step_input = nxt[:, None]

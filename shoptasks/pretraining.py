@@ -28,7 +28,8 @@ from .trainer import (TrainConfig, Trainer, autocast, predicted_tokens, init_dis
 @dataclass(kw_only=True)
 class PretrainConfig(TrainConfig):
     "A pretraining run: data, tokenizer, model size and objective, and how to train."
-    data: str | None = None          # corpus file: .txt, .csv or .jsonl (optionally .gz) or .parquet; None: the sample shop's
+    # corpus file: .txt, .csv or .jsonl (optionally .gz) or .parquet; None: the sample shop's
+    data: str | None = None
     out: str                         # run directory
     column: str | None = None        # CSV column / JSONL field holding the text
     tokenizer: str | None = None     # a saved tokenizer to reuse; None trains one on the training split
@@ -154,7 +155,8 @@ def prepare_run(cfg: PretrainConfig, quiet: bool = False) -> Path:
     return out
 
 # %% ../nbs/04b_pretraining.ipynb #f8891beb
-def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, model=None, resume: bool = False, **kwargs) -> dict | None:
+def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, model=None, resume: bool = False,
+             **kwargs) -> dict | None:
     """Pretrain a model as `cfg` (or keyword arguments for `PretrainConfig`) says; returns the final metrics.
     `model`, any initialised Hugging Face LM, replaces the one `cfg.preset` builds (to compare architectures).
     `resume` continues the run in `cfg.out` from its last checkpoint. Under torchrun, rank 0 returns the metrics."""
@@ -200,10 +202,12 @@ def _pretrain(cfg: PretrainConfig, quiet: bool, model, resume: bool) -> dict | N
     bigram = BigramLM(len(tok)).fit(train)
     probe = val[:min(len(val), 200_000)].astype(np.int64)
     bigram.tune_k(probe[:-1], probe[1:])
-    final = {split: evaluate_lm(model, tokens, context, cfg.batch_size, cfg.objective, tok, trainer.precision, bigram=bigram)
+    final = {split: evaluate_lm(model, tokens, context, cfg.batch_size, cfg.objective, tok, trainer.precision,
+                                bigram=bigram)
              for split, tokens in (("val", val), ("test", test))}
-    metrics = dict(steps=trainer.step, best_step=(trainer.best or {}).get("step", trainer.step), train_time_s=trainer.elapsed,
-                   tokens=trainer.tokens_seen, tokens_per_s=trainer.tokens_seen / trainer.elapsed, data_wait=trainer.data_wait,
+    metrics = dict(steps=trainer.step, best_step=(trainer.best or {}).get("step", trainer.step),
+                   train_time_s=trainer.elapsed, tokens=trainer.tokens_seen,
+                   tokens_per_s=trainer.tokens_seen / trainer.elapsed, data_wait=trainer.data_wait,
                    epochs=sampler.epoch(trainer.step), params=count_params(model), precision=trainer.precision,
                    processes=world, model=type(model).__name__, stop_reason=trainer.stop_reason,
                    val_ppl=final["val"]["ppl"], val_bigram_ppl=final["val"]["bigram_ppl"],
@@ -220,7 +224,8 @@ def format_report(m: dict) -> str:
     return "\n".join([
         f"{'':<22}{'val ppl':>10}{'test ppl':>10}",
         f"{'model':<22}{m['val_ppl']:>10.1f}{m['test_ppl']:>10.1f}",
-        f"{'bigram (add-k=' + format(m['bigram_k'], 'g') + ')':<22}{m['val_bigram_ppl']:>10.1f}{m['test_bigram_ppl']:>10.1f}",
+        f"{'bigram (add-k=' + format(m['bigram_k'], 'g') + ')':<22}"
+        f"{m['val_bigram_ppl']:>10.1f}{m['test_bigram_ppl']:>10.1f}",
         f"{m['steps']} steps, {m['tokens']:,} tokens ({m['epochs']:.2f} epochs) in {m['train_time_s']:.0f} s of "
         f"training ({m['wall_time_s']:.0f} s in all, with set-up and the final evaluation): "
         f"{m['tokens_per_s']:,.0f} tokens/s, {m['precision']}, {m['data_wait']:.1%} of the time waiting for data"])

@@ -41,7 +41,8 @@ def parse_time(value) -> float:
     try: return float(v)
     except ValueError: pass
     try: return datetime.fromisoformat(v).timestamp()
-    except ValueError: raise ValueError("expected an ISO 8601 time (2026-01-05 09:00:00) or seconds since 1970") from None
+    except ValueError:
+        raise ValueError("expected an ISO 8601 time (2026-01-05 09:00:00) or seconds since 1970") from None
 
 def history_band(n: int) -> str:
     "The length band of a history of `n` items: `3-5`, `6-20` or `over 20`."
@@ -190,7 +191,7 @@ class RankingTask(Task):
 
     def rows(self, source=None, columns: dict | None = None, labelled: bool = True, keep: bool | list = False,
              found: Examples | None = None):
-        "Every history of `source` (see `load`); read whole, not streamed: a history's events may lie anywhere in a file."
+        "Every history of `source` (see `load`); read whole, not streamed: a history's events may be anywhere."
         examples = self.load(source, None, columns, labelled, keep)
         if found is not None: vars(found).update({**vars(examples), "rows": []})
         yield from examples.rows
@@ -267,7 +268,7 @@ class RankingTask(Task):
     def input_length(self, row, vocab) -> tuple[int, int]: return len(row["inputs"]["items"]), self.max_history
 
     def encode(self, row, vocab) -> dict:
-        "The history's item ids (the last `max_history`); for training, the target appended and every next item labelled."
+        "The history's item ids (the last `max_history`); for training, the target appended, every next item labelled."
         ids = vocab.ids(row["inputs"]["items"])
         if "label" not in row: return dict(input_ids=ids[-self.max_history:])
         ids = (ids + vocab.ids([row["label"]]))[-self.max_history:]

@@ -20,7 +20,8 @@ def read_run(path) -> dict:
     p = Path(path)
     check(p.is_dir(), f"{p}: no such run directory")
     def js(name): return json.loads((p/name).read_text())
-    def jsonl(name): return [json.loads(l) for l in (p/name).read_text().splitlines() if l.strip()] if (p/name).exists() else []
+    def jsonl(name):
+        return [json.loads(l) for l in (p/name).read_text().splitlines() if l.strip()] if (p/name).exists() else []
     if (p/"study.json").exists(): return dict(kind="study", path=p, summary=js("study.json"))
     is_finetune, is_pretrain = (p/"task.json").exists(), (p/"pretrain_config.json").exists()
     check(is_finetune or is_pretrain, f"{p} is not a run or a study (expected task.json or pretrain_config.json with "
@@ -28,7 +29,8 @@ def read_run(path) -> dict:
     check((p/"metrics.json").exists(), f"{p} is a run that has not finished (no metrics.json yet)")
     run = dict(path=p, metrics=js("metrics.json"), log=jsonl("metrics.jsonl"))
     if is_pretrain: return dict(run, kind="pretrain", config=js("pretrain_config.json"))
-    return dict(run, kind="finetune", info=js("task.json"), config=js("finetune_config.json"), outputs=jsonl("test_outputs.jsonl"))
+    return dict(run, kind="finetune", info=js("task.json"), config=js("finetune_config.json"),
+                outputs=jsonl("test_outputs.jsonl"))
 
 # %% ../nbs/10_report.ipynb #89eadbb6
 def _png(fig) -> bytes:
@@ -50,16 +52,20 @@ def curves_png(log: list) -> bytes | None:
     train = [(r["step"], r["loss"]) for r in log if "loss" in r]
     evals = [r for r in log if "val_loss" in r]
     if not train and not evals: return None
-    others = sorted({k for r in evals for k, v in r.items() if k.startswith("val_") and k != "val_loss"   # scores, not ppl
+    # scores, not ppl
+    others = sorted({k for r in evals for k, v in r.items() if k.startswith("val_") and k != "val_loss"
                      and all(isinstance(x.get(k, 0), (int, float)) and 0 <= x.get(k, 0) <= 1 for x in evals)})
     fig, axes = _plt().subplots(1, 2 if others else 1, figsize=(10 if others else 5.5, 3.4), squeeze=False)
     ax = axes[0, 0]
     if train: ax.plot(*zip(*train), label="training loss", color="#4c72b0")
-    if evals: ax.plot([r["step"] for r in evals], [r["val_loss"] for r in evals], "o-", label="validation loss", color="#dd8452")
+    if evals:
+        ax.plot([r["step"] for r in evals], [r["val_loss"] for r in evals], "o-", label="validation loss",
+                color="#dd8452")
     ax.set(xlabel="step", ylabel="loss", title="Loss")
     ax.legend()
     if others:
-        for k in others: axes[0, 1].plot([r["step"] for r in evals if k in r], [r[k] for r in evals if k in r], "o-", label=k[4:])
+        for k in others:
+            axes[0, 1].plot([r["step"] for r in evals if k in r], [r[k] for r in evals if k in r], "o-", label=k[4:])
         axes[0, 1].set(xlabel="step", title="Validation metrics")
         axes[0, 1].legend()
     return _png(fig)
@@ -95,11 +101,13 @@ def segments_png(role: str, model: dict, baseline: dict | None, metric: str) -> 
             i = groups.index(g)
             ax.annotate("worst" if g == model["worst"] else "best", (i - w / 2, model["groups"][g]["score"]),
                         ha="center", va="bottom", color=c, fontweight="bold")
-        ax.set_title(f"{metric} by {role}: largest gap {model['gap']:.3f} ({model['worst']} vs {model['best']})", fontsize=9)
+        ax.set_title(f"{metric} by {role}: largest gap {model['gap']:.3f} ({model['worst']} vs {model['best']})",
+                     fontsize=9)
     else: ax.set_title(f"{metric} by {role}", fontsize=9)
     ax.set_xticks(list(x))
     ax.set_xticklabels([f"{g}\nn={model['groups'][g]['n']}" for g in groups], fontsize=8)
-    top = [model["groups"][g]["score"] for g in groups] + [v["score"] for v in (baseline or {}).get("groups", {}).values()]
+    top = [model["groups"][g]["score"] for g in groups] + [v["score"]
+                                                           for v in (baseline or {}).get("groups", {}).values()]
     ax.set_ylim(0, 1.15 * max(1e-9, *top))
     ax.legend(loc="lower right")
     return _png(fig)
@@ -110,7 +118,8 @@ def ranking_png(scores: dict) -> bytes | None:
     if not scores: return None
     fig, axes = _plt().subplots(1, 2, figsize=(10, 3.4))
     for name, s in scores.items():
-        for ax, key in zip(axes, ("hr_at", "ndcg_at")): ax.plot(range(1, len(s[key]) + 1), s[key], "o-", ms=3, label=name)
+        for ax, key in zip(axes, ("hr_at", "ndcg_at")):
+            ax.plot(range(1, len(s[key]) + 1), s[key], "o-", ms=3, label=name)
     for ax, what in zip(axes, ("HR@K", "NDCG@K")): ax.set(xlabel="K", title=what + " (test)")
     axes[0].legend(fontsize=8)
     return _png(fig)
@@ -136,15 +145,16 @@ def limitations(metrics: dict) -> list:
     else: out.append(f"The model beats its baseline on the test split by {m - b:.3f} {h} ({m:.3f} against {b:.3f}).")
     for role, seg in t["segments"]["model"].items():
         if seg.get("gap"):
-            out.append(f"Its {h} differs by {role}: {seg['worst']} {seg['groups'][seg['worst']]['score']:.3f} against "
-                       f"{seg['best']} {seg['groups'][seg['best']]['score']:.3f} (n = {seg['groups'][seg['worst']]['n']} "
-                       f"and {seg['groups'][seg['best']]['n']}).")
+            worst, best = seg["groups"][seg["worst"]], seg["groups"][seg["best"]]
+            out.append(f"Its {h} differs by {role}: {seg['worst']} {worst['score']:.3f} against "
+                       f"{seg['best']} {best['score']:.3f} (n = {worst['n']} and {best['n']}).")
         if seg.get("left_out"):
             out.append(f"Groups of {role} too small to score: {', '.join(seg['left_out'])}.")
     out += [f"{what}: {n:,}." for what, n in t.get("notes", {}).items() if n]
     out.append(f"Scored on {t['rows']:,} test rows; differences much smaller than 1/sqrt(rows) = "
                f"{1 / math.sqrt(max(t['rows'], 1)):.3f} are within noise.")
-    out.append(f"Trained {metrics['steps']:,} steps ({metrics['epochs']:.2f} epochs) in {metrics['train_time_s']:.0f} s "
+    out.append(f"Trained {metrics['steps']:,} steps ({metrics['epochs']:.2f} epochs) in "
+               f"{metrics['train_time_s']:.0f} s "
                f"({metrics['precision']}); longer training or a larger backbone may change every figure here.")
     return out
 
@@ -158,7 +168,8 @@ def _cell(x, width: int = 240) -> str:
 
 def score_table(t: dict) -> tuple:
     "The model-against-baseline table of a split's report."
-    names = ["model", *t.get("variants", {}), f"baseline: {t['baseline_name']}", *(f"baseline: {n}" for n in t.get("other_baselines", {}))]
+    names = ["model", *t.get("variants", {}), f"baseline: {t['baseline_name']}",
+             *(f"baseline: {n}" for n in t.get("other_baselines", {}))]
     scores = [t["model"], *t.get("variants", {}).values(), t["baseline"], *t.get("other_baselines", {}).values()]
     return ("table", ["", *t["shown"]], [[n, *(_f(s.get(m)) for m in t["shown"])] for n, s in zip(names, scores)])
 
@@ -167,9 +178,11 @@ def finetune_blocks(run: dict, samples: int = 8) -> list:
     t = m["test"]
     blocks = [("h2", f"{info['task']}: {run['path']}"),
               ("p", f"Backbone {info.get('backbone') or 'none (trained from scratch)'}; {m['steps']:,} steps, "
-                    f"{m['train_time_s']:.0f} s of training ({m['precision']}); {t['rows']:,} test rows of {t['source']}."),
+                    f"{m['train_time_s']:.0f} s of training ({m['precision']}); "
+                    f"{t['rows']:,} test rows of {t['source']}."),
               ("h3", "Model against baseline (test split)"), score_table(t)]
-    for name, s in t.get("subsets", {}).items(): blocks += [("p", f"{name} ({s['rows']:,} rows):"), score_table(dict(t, **s))]
+    for name, s in t.get("subsets", {}).items():
+        blocks += [("p", f"{name} ({s['rows']:,} rows):"), score_table(dict(t, **s))]
     curves = curves_png(run["log"])
     if curves: blocks += [("h3", "Training"), ("img", curves, "training loss and validation metrics by step")]
     if "confusion_matrix" in t["model"]:
@@ -178,7 +191,8 @@ def finetune_blocks(run: dict, samples: int = 8) -> list:
     ranked = ranking_png({"model": t["model"], f"baseline: {t['baseline_name']}": t["baseline"],
                           **{f"baseline: {n}": s for n, s in t.get("other_baselines", {}).items()}})
     if ranked: blocks += [("h3", "Hit rate and NDCG by list length"), ("img", ranked, "HR@K and NDCG@K, K = 1..20")]
-    segs = [(r, segments_png(r, s, t["segments"]["baseline"].get(r), t["headline"])) for r, s in t["segments"]["model"].items()]
+    segs = [(r, segments_png(r, s, t["segments"]["baseline"].get(r), t["headline"]))
+            for r, s in t["segments"]["model"].items()]
     if any(png for _, png in segs):
         blocks.append(("h3", f"{t['headline']} per segment"))
         blocks += [("img", png, f"{t['headline']} by {r}") for r, png in segs if png]
@@ -186,20 +200,24 @@ def finetune_blocks(run: dict, samples: int = 8) -> list:
         rows = run["outputs"][:samples]
         fields = [k for k in rows[0] if k not in ("line", "highlights")]
         blocks += [("h3", f"Sample outputs (the first {len(rows)} test rows)"),
-                   ("samples", fields, [[_cell(r.get(k)) for k in fields] for r in rows], [r.get("highlights", []) for r in rows])]
+                   ("samples", fields, [[_cell(r.get(k)) for k in fields] for r in rows],
+                    [r.get("highlights", []) for r in rows])]
         if any(r.get("highlights") for r in rows):
             blocks.append(("p", "Marked: what the task highlights (a generated text's attribute values that its input "
                                 "does not have; a ranked list's next item)."))
-    segment_rows = [[r, g, v["n"], _f(v["score"]), _f(t["segments"]["baseline"].get(r, {}).get("groups", {}).get(g, {}).get("score"))]
+    segment_rows = [[r, g, v["n"], _f(v["score"]),
+                     _f(t["segments"]["baseline"].get(r, {}).get("groups", {}).get(g, {}).get("score"))]
                     for r, s in t["segments"]["model"].items() for g, v in s["groups"].items()]
     blocks += [("h3", "Model card"),
                ("p", f"**Task.** {info['task']}: {task_description(info['task'])}"),
                ("p", f"**Data.** {t['source']}; {data_card(t['source'])}."),
                ("p", "**Split.** Usable rows numbered in file order: row i is test if i % 5 == 0, validation if "
-                     f"i % 5 == 1, training otherwise ({m['val']['rows']:,} validation and {t['rows']:,} test rows here)."),
+                     f"i % 5 == 1, training otherwise ({m['val']['rows']:,} validation and {t['rows']:,} "
+                     "test rows here)."),
                ("p", f"**Intended use.** {intended_use(info['task'])}"),
                ("p", "**Limitations.** " + " ".join(limitations(m)))]
-    if segment_rows: blocks += [("p", "**Per segment (test).**"), ("table", ["segment", "group", "rows", f"model {t['headline']}",
+    if segment_rows:
+        blocks += [("p", "**Per segment (test).**"), ("table", ["segment", "group", "rows", f"model {t['headline']}",
                                                                            f"baseline {t['headline']}"], segment_rows)]
     return blocks
 
@@ -217,7 +235,8 @@ def pretrain_blocks(run: dict) -> list:
     m = run["metrics"]
     blocks = [("h2", f"pretraining: {run['path']}"),
               ("p", f"{m['model']} of {m['params']:,} parameters; {m['steps']:,} steps, {m['train_time_s']:.0f} s of "
-                    f"training at {m['tokens_per_s']:,.0f} tokens/s ({m['precision']}); data {run['config'].get('data') or 'the sample shop'}."),
+                    f"training at {m['tokens_per_s']:,.0f} tokens/s ({m['precision']}); "
+                    f"data {run['config'].get('data') or 'the sample shop'}."),
               ("h3", "Model against baseline"),
               ("table", ["", "val perplexity", "test perplexity"],
                [["model", _f(m["val_ppl"]), _f(m["test_ppl"])],
@@ -233,7 +252,8 @@ def study_blocks(run: dict) -> list:
               ("p", f"{len(s['trials'])} trials; objective: {s['metric']} ({s['direction']}); best trial: {s['best']}. "
                     f"Replay the best with `--config {run['path']/'best_config.json'}`."),
               ("table", ["trial", "state", s["metric"], "steps", *params],
-               [[t["number"], t["state"].lower(), _f(t["value"]), _f(t["steps"]), *(_f(t["params"].get(k)) for k in params)]
+               [[t["number"], t["state"].lower(), _f(t["value"]), _f(t["steps"]),
+                 *(_f(t["params"].get(k)) for k in params)]
                 for t in s["trials"]])]
     for p in s.get("plots", []):
         blocks.append(("img", (run["path"]/p).read_bytes(), Path(p).stem.replace("_", " ")))
@@ -245,15 +265,18 @@ def report_blocks(paths) -> list:
     runs = [read_run(p) for p in paths]
     check(runs, "name at least one run or study")
     blocks = []
-    for r in runs: blocks += {"finetune": finetune_blocks, "pretrain": pretrain_blocks, "study": study_blocks}[r["kind"]](r)
+    for r in runs:
+        blocks += {"finetune": finetune_blocks, "pretrain": pretrain_blocks, "study": study_blocks}[r["kind"]](r)
     return blocks
 
 # %% ../nbs/10_report.ipynb #6dcdf6ad
 CSS = """body{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{border-bottom:2px solid #4c72b0}h2{margin-top:2em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:.5em 0 1em;font-size:14px}th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}
-th:first-child,td:first-child{text-align:left}td.text{text-align:left;max-width:420px;overflow-wrap:anywhere}tr:nth-child(even){background:#f6f6f6}
-mark{background:#f6c343;padding:0 2px}img{max-width:100%;display:block;margin:.5em 0}figcaption{color:#666;font-size:13px}"""
+table{border-collapse:collapse;margin:.5em 0 1em;font-size:14px}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}th:first-child,td:first-child{text-align:left}
+td.text{text-align:left;max-width:420px;overflow-wrap:anywhere}tr:nth-child(even){background:#f6f6f6}
+mark{background:#f6c343;padding:0 2px}img{max-width:100%;display:block;margin:.5em 0}
+figcaption{color:#666;font-size:13px}"""
 
 def _inline(text: str) -> str:
     "Escaped text with **bold** and `code` rendered."
@@ -282,11 +305,11 @@ def to_html(blocks: list, title: str) -> str:
             marks = b[3] if b[0] == "samples" else [[]] * len(b[2])
             cls = " class='text'" if b[0] == "samples" else ""
             # marks go on the outputs: the columns after a sample's input and target
-            rows = "".join("<tr>" + "".join(f"<td{cls}>{_marked(str(c), m if k >= 2 else [])}</td>" for k, c in enumerate(r))
-                           + "</tr>"
-                           for r, m in zip(b[2], marks))
-            out.append("<table class='{}'><tr>{}</tr>{}</table>".format(
-                "samples" if b[0] == "samples" else "scores", "".join(f"<th>{html.escape(str(h))}</th>" for h in b[1]), rows))
+            def cells(r, m):
+                return "".join(f"<td{cls}>{_marked(str(c), m if k >= 2 else [])}</td>" for k, c in enumerate(r))
+            rows = "".join(f"<tr>{cells(r, m)}</tr>" for r, m in zip(b[2], marks))
+            head = "".join(f"<th>{html.escape(str(h))}</th>" for h in b[1])
+            out.append(f"<table class='{'samples' if b[0] == 'samples' else 'scores'}'><tr>{head}</tr>{rows}</table>")
     return "\n".join(out) + "\n</body></html>\n"
 
 def to_markdown(blocks: list, title: str) -> tuple[str, dict]:

@@ -56,14 +56,16 @@ def describe(p: dict, rng: random.Random) -> str:
         v = dict(brand=p["brand"], colour=COLOURS[p["colour"]], material=MATERIALS[p["material"]],
                  noun=CATEGORIES[p["category"]][1], size=p["size"])
         return "".join(rng.choice(part).format(**v) for part in (ZH_OPEN, ZH_BODY, ZH_CLOSE))
-    v = dict(brand=p["brand"], colour=p["colour"], material=p["material"], noun=CATEGORIES[p["category"]][0], size=p["size"])
+    v = dict(brand=p["brand"], colour=p["colour"], material=p["material"], noun=CATEGORIES[p["category"]][0],
+             size=p["size"])
     return " ".join(rng.choice(part).format(**v) for part in (EN_OPEN, EN_BODY, EN_CLOSE))
 
 def make_products(n: int, rng: random.Random) -> list[dict]:
     "`n` products spread over the categories, with attributes, price, hidden quality and description."
     products = []
     for i in range(n):
-        cat = list(CATEGORIES)[(i + i // len(CATEGORIES)) % len(CATEGORIES)]   # not i % 10: the i % 5 split would alias it
+        # not i % 10: the i % 5 split would alias it
+        cat = list(CATEGORIES)[(i + i // len(CATEGORIES)) % len(CATEGORIES)]
         lo, hi = CATEGORIES[cat][2]
         p = dict(item_id=f"P{i:04d}", category=cat, brand=rng.choice(BRANDS), colour=rng.choice(list(COLOURS)),
                  material=rng.choice(list(MATERIALS)), size=rng.choice(SIZES), price=round(rng.uniform(lo, hi), 2),
@@ -91,7 +93,9 @@ def make_reviews(products, n: int, rng: random.Random) -> list[dict]:
     for i in range(n):
         p = rng.choice(products)
         stars = min(5, max(1, round(1 + 4 * p["quality"] + rng.gauss(0, 0.7))))
-        if p["lang"] == "zh": text = "，".join(rng.sample(ZH_WORDS[stars], 2)) + f"。{CATEGORIES[p['category']][1]}{rng.choice(['', '收到了', '穿了一周'])}。"
+        if p["lang"] == "zh":
+            noun, after = CATEGORIES[p['category']][1], rng.choice(['', '收到了', '穿了一周'])
+            text = "，".join(rng.sample(ZH_WORDS[stars], 2)) + f"。{noun}{after}。"
         else:
             a, b = rng.sample(EN_WORDS[stars], 2)
             text = f"{a}! The {p['colour']} {CATEGORIES[p['category']][0]} {rng.choice(['is', 'feels', 'looks'])} {b}."
@@ -146,10 +150,11 @@ def make_copy(products, rng: random.Random, per_product: int = 1) -> list[dict]:
     for p in products:
         for seg in rng.sample(list(SEGMENTS), per_product):
             want, en_hook, zh_hook = SEGMENTS[seg]
+            en_noun, zh_noun = CATEGORIES[p["category"]][:2]
             if p["lang"] == "zh":
-                text = f"{zh_hook}！{p['brand']}{COLOURS[p['colour']]}{CATEGORIES[p['category']][1]}，仅需¥{p['price']:.0f}。"
+                text = f"{zh_hook}！{p['brand']}{COLOURS[p['colour']]}{zh_noun}，仅需¥{p['price']:.0f}。"
             else:
-                text = f"{en_hook}: the {p['colour']} {p['material']} {CATEGORIES[p['category']][0]} by {p['brand']}, now ${p['price']:.0f}."
+                text = f"{en_hook}: the {p['colour']} {p['material']} {en_noun} by {p['brand']}, now ${p['price']:.0f}."
             rows.append(dict(item_id=p["item_id"], segment=seg, goal=want, lang=p["lang"], copy=text))
     return rows
 
@@ -194,7 +199,8 @@ def shop_documents(shop: Shop):
         yield (f"<|title|>{p['title']}<|category|>{p['category']}<|attributes|>{p['colour']}, {p['material']}, "
                f"{p['size']}<|price|>{p['price']:.2f}<|description|>{p['description']}")
     for r in shop.reviews: yield f"<|item|>{by_id[r['item_id']]['title']}<|rating|>{r['rating']}<|review|>{r['text']}"
-    for q in shop.questions: yield f"<|item|>{by_id[q['item_id']]['title']}<|question|>{q['question']}<|answer|>{q['answer']}"
+    for q in shop.questions:
+        yield f"<|item|>{by_id[q['item_id']]['title']}<|question|>{q['question']}<|answer|>{q['answer']}"
     for c in shop.copy: yield f"<|segment|>{c['segment']}<|item|>{by_id[c['item_id']]['title']}<|copy|>{c['copy']}"
 
 def write_shop(shop: Shop, out) -> Path:

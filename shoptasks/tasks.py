@@ -111,7 +111,7 @@ class Task:
         check(chosen is not None, f"{path}: no rows")
 
     def read(self, path: Path):
-        "The `(line, row)` of the file `path`: CSV or JSONL (optionally .gz) or Parquet; a task overrides it for another format."
+        "The `(line, row)` of file `path`: CSV, JSONL (optionally .gz) or Parquet; a task overrides it for others."
         check(corpus_format(path) != "txt", f"{path}: a task reads .csv or .jsonl files (optionally .gz) or .parquet")
         return read_rows(path)
 
@@ -123,7 +123,8 @@ class Task:
         chosen = {}
         for role in roles:
             if role in mapping:
-                check(mapping[role] in available, f"{path} has no column {mapping[role]!r} for {role} (columns: {', '.join(available)})")
+                check(mapping[role] in available,
+                      f"{path} has no column {mapping[role]!r} for {role} (columns: {', '.join(available)})")
                 chosen[role] = mapping[role]; continue
             tried = self.columns.get(role, ())
             tried = [tried] if isinstance(tried, str) else list(tried)
@@ -224,7 +225,8 @@ class ClassificationTask(Task):
 
     def parse_label(self, value):
         v = _text(value)
-        if self.labels is not None and v not in self.labels: raise ValueError(f"expected one of {', '.join(self.labels)}")
+        if self.labels is not None and v not in self.labels:
+            raise ValueError(f"expected one of {', '.join(self.labels)}")
         if not v: raise ValueError("expected a label, not an empty value")
         return v
 
@@ -273,7 +275,8 @@ class ClassificationTask(Task):
         return dict(input_ids=ids, attention_mask=mask, labels=torch.tensor([f["label"] for f in features]))
 
     def head(self, backbone_config) -> torch.nn.Module:
-        return torch.nn.Sequential(torch.nn.Dropout(self.dropout), torch.nn.Linear(backbone_config.hidden_size, len(self.labels)))
+        return torch.nn.Sequential(torch.nn.Dropout(self.dropout),
+                                   torch.nn.Linear(backbone_config.hidden_size, len(self.labels)))
 
     def loss(self, logits, labels): return F.cross_entropy(logits.float(), labels)
 
@@ -332,7 +335,8 @@ class ClassificationTask(Task):
         p, r = [ids[x] for x in predicted], [ids[x] for x in references]
         out = {}
         for n, m in self.metrics().items():
-            if names is None or n in names: out.update(m.compute(predictions=p, references=r, labels=list(range(len(ids)))))
+            if names is None or n in names:
+                out.update(m.compute(predictions=p, references=r, labels=list(range(len(ids)))))
         if "per_class" in out: out["per_class"] = dict(zip(self.labels, out["per_class"]))
         return out
 
@@ -343,7 +347,8 @@ class ClassificationTask(Task):
 # %% ../nbs/05b_tasks.ipynb #65a66ced
 def task_problem(cls) -> str | None:
     "Why `cls` cannot be registered as a task, or None."
-    if not (isinstance(cls, type) and issubclass(cls, Task)): return f"{cls!r} is not a subclass of shoptasks.tasks.Task"
+    if not (isinstance(cls, type) and issubclass(cls, Task)):
+        return f"{cls!r} is not a subclass of shoptasks.tasks.Task"
     if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", cls.name or ""): return f"task name {cls.name!r} is not kebab-case"
     if cls.kind not in KINDS: return f"task {cls.name!r} has kind {cls.kind!r}, expected one of {', '.join(KINDS)}"
     if not cls.description: return f"task {cls.name!r} has no description"

@@ -110,7 +110,8 @@ def tune(target: str, out, trials: int, cfg=None, sampler_seed: int = 0, resume:
           f"trials must be a whole number >= 1, not {trials!r}")
     out, pretraining = Path(out), target == "pretrain"
     task = None if pretraining else load_task(target)
-    cls, run, saved = (PretrainConfig, pretrain, RUN_CONFIG) if pretraining else (FinetuneConfig, finetune, FINETUNE_CONFIG)
+    if pretraining: cls, run, saved = PretrainConfig, pretrain, RUN_CONFIG
+    else: cls, run, saved = FinetuneConfig, finetune, FINETUNE_CONFIG
     cfg = cfg or cls(**({} if pretraining else dict(task=target)), out=str(out), **kwargs)
     if task: check(cfg.task == target, f"the config is for {cfg.task!r}, not {target!r}")
     space = search_space(task, cfg)
