@@ -7,8 +7,8 @@ the network (no MathJax, no require.js, no fonts).
 
     python docs/build.py [--no-execute] [--out docs/_site]
 
-`--no-execute` renders without running the notebooks (no outputs; seconds instead of minutes), which is what the
-browser test checks the site's structure on.
+`--no-execute` renders without running the notebooks (seconds instead of minutes), with the outputs saved in them
+(`make outputs`); the browser test checks the site's structure on it.
 """
 import argparse, ast, dataclasses, html, importlib, inspect, os, re, shutil, sys, tempfile
 from pathlib import Path
