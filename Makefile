@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/nbdev_export
 	@test -z "$$(git status --porcelain -- shoptasks)" || { echo "nbdev_export changed shoptasks/: export the notebooks and commit"; git status --porcelain -- shoptasks; exit 1; }
 	$(BIN)/nbdev_test --n_workers 2 --skip_folder_re '^[_.]|^tutorials$$'
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
+	$(BIN)/python -m pytest -q tests
 
 # The other line of transformers (5.x; `make test` runs 4.x) in a virtual environment of its own: the notebooks, and
 # the tests that build, train, resume, save, load, generate with and serve models.
@@ -34,7 +34,7 @@ test-transformers5:
 	$(TF5)/bin/python -m pip install -q torch==2.13.0
 	$(TF5)/bin/python -m pip install -q -e ".[dev]" $(foreach p,$(PLUGINS),-e $(dir $(p))) "transformers>=5,<6"
 	$(TF5)/bin/nbdev_test --n_workers 2 --skip_folder_re '^[_.]|^tutorials$$'
-	$(TF5)/bin/python -m pytest -q -n 2 --dist loadgroup -p no:cacheprovider tests/test_cli.py tests/test_tasks.py tests/test_generation.py \
+	$(TF5)/bin/python -m pytest -q -p no:cacheprovider tests/test_cli.py tests/test_tasks.py tests/test_generation.py \
 		tests/test_ranking.py tests/test_serve.py tests/test_resume.py tests/test_predict_stream.py tests/test_faults.py
 
 # nbdev_docs needs Quarto; where it is missing, docs/build.py renders the executed notebooks offline into docs/_site.

@@ -94,8 +94,8 @@ def make_reviews(products, n: int, rng: random.Random) -> list[dict]:
         p = rng.choice(products)
         stars = min(5, max(1, round(1 + 4 * p["quality"] + rng.gauss(0, 0.7))))
         if p["lang"] == "zh":
-            noun, after = CATEGORIES[p['category']][1], rng.choice(['', '收到了', '穿了一周'])
-            text = "，".join(rng.sample(ZH_WORDS[stars], 2)) + f"。{noun}{after}。"
+            words = "，".join(rng.sample(ZH_WORDS[stars], 2))              # drawn first: the sample stays as it was
+            text = words + f"。{CATEGORIES[p['category']][1]}{rng.choice(['', '收到了', '穿了一周'])}。"
         else:
             a, b = rng.sample(EN_WORDS[stars], 2)
             text = f"{a}! The {p['colour']} {CATEGORIES[p['category']][0]} {rng.choice(['is', 'feels', 'looks'])} {b}."

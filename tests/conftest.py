@@ -14,12 +14,6 @@ def shared_data() -> Path:
         pytest.skip(msg)
     return SHARED_DATA
 
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`) a file's tests share a worker, and so do the tests
-    of the demo: each module fixture, and the demo, is made once."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group("demo" if "demo" in item.fixturenames else item.module.__name__))
-
 def free_port() -> int:
     "A TCP port free on the loopback interface now."
     with socket.socket() as s:
