@@ -5,8 +5,9 @@
 # %% auto #0
 __all__ = ['PRESETS', 'CACHE_FIELD', 'ShoptasksConfig', 'preset_config', 'Attention', 'cpu_attention', 'cpu_attention_backward',
            'attend', 'explicit_attention', 'MLP', 'Block', 'visibility_mask', 'ShoptasksPreTrainedModel',
-           'ShoptasksModel', 'lm_loss', 'ShoptasksLM', 'ShoptasksForCausalLM', 'ShoptasksForMaskedLM',
-           'load_pretrained', 'build_model', 'count_params', 'flops_per_token', 'generate_ids']
+           'ShoptasksModel', 'lm_loss', 'LinearCrossEntropy', 'linear_cross_entropy', 'loss_chunk_for', 'ShoptasksLM',
+           'ShoptasksForCausalLM', 'ShoptasksForMaskedLM', 'load_pretrained', 'build_model', 'count_params',
+           'flops_per_token', 'generate_ids']
 
 # %% ../nbs/02_model.ipynb #90530823
 import math
@@ -25,10 +26,11 @@ class ShoptasksConfig(PretrainedConfig):
                      "num_hidden_layers": "n_layer", "max_position_embeddings": "context"}
 
     def __init__(self, vocab_size=8192, n_layer=6, n_head=4, d_model=256, d_ff=None, context=256,
-                 dropout=0.0, causal=True, tie_word_embeddings=True, **kwargs):
+                 dropout=0.0, causal=True, tie_word_embeddings=True, loss_chunk=0, **kwargs):
         if d_model % n_head: raise ShoptasksError(f"d_model={d_model} is not divisible by n_head={n_head}")
         self.vocab_size, self.n_layer, self.n_head, self.d_model = vocab_size, n_layer, n_head, d_model
         self.d_ff, self.context, self.dropout, self.causal = d_ff or 4 * d_model, context, dropout, causal
+        self.loss_chunk = loss_chunk             # rows of logits the loss makes at a time; 0: all at once
         super().__init__(tie_word_embeddings=tie_word_embeddings, **kwargs)
 
 # %% ../nbs/02_model.ipynb #0d331402
@@ -218,6 +220,43 @@ def lm_loss(logits, labels):
     "Mean cross-entropy over positions whose label is not -100, computed in float32."
     return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
 
+class LinearCrossEntropy(torch.autograd.Function):
+    """`lm_loss` of the logits `h @ weight.T` (`h`: `(rows, d)`), made `chunk` rows at a time: each chunk's logits give
+    its share of the loss and of both gradients, then are dropped. The gradients are made in the forward pass."""
+    @staticmethod
+    def forward(ctx, h, weight, labels, chunk: int):
+        valid = labels != -100
+        n = valid.sum().clamp(min=1)
+        loss = torch.zeros((), dtype=torch.float32, device=h.device)
+        grad_h = torch.zeros_like(h) if ctx.needs_input_grad[0] else None
+        grad_w = torch.zeros_like(weight, dtype=torch.float32) if ctx.needs_input_grad[1] else None
+        for s in range(0, len(h), chunk):
+            hc, y, v = h[s:s + chunk], labels[s:s + chunk].clamp(min=0), valid[s:s + chunk]
+            logits = (hc @ weight.T).float()                     # under autocast a 16-bit product, a float32 loss
+            lse = logits.logsumexp(-1)
+            loss += ((lse - logits.gather(1, y[:, None])[:, 0]) * v).sum()
+            if grad_h is None and grad_w is None: continue
+            g = logits.sub_(lse[:, None]).exp_()                 # softmax, in place of the logits
+            g[torch.arange(len(y), device=g.device), y] -= 1
+            g *= (v / n)[:, None]
+            if grad_h is not None: grad_h[s:s + chunk] = g @ weight
+            if grad_w is not None: grad_w += g.T @ hc
+        ctx.save_for_backward(grad_h, grad_w)
+        return loss / n
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_h, grad_w = ctx.saved_tensors
+        return (None if grad_h is None else grad_h * grad, None if grad_w is None else grad_w * grad, None, None)
+
+def linear_cross_entropy(h, weight, labels, chunk: int):
+    "`lm_loss(h @ weight.T, labels)` for hidden states `h` of any leading shape, without all the logits at once."
+    return LinearCrossEntropy.apply(h.flatten(0, -2), weight, labels.flatten(), chunk)
+
+def loss_chunk_for(vocab_size: int, logits: int = 2**25) -> int:
+    "Rows per chunk so that a chunk holds `logits` logits (128 MiB in float32) whatever the vocabulary."
+    return max(1, logits // vocab_size)
+
 class ShoptasksLM(ShoptasksPreTrainedModel):
     "The backbone with a vocabulary projection tied to its token embedding; the heads below add `forward`."
     # a mapping, as transformers 5 wants (4 reads its keys)
@@ -231,6 +270,13 @@ class ShoptasksLM(ShoptasksPreTrainedModel):
     def get_output_embeddings(self): return self.lm_head
     def set_output_embeddings(self, e): self.lm_head = e
 
+    def head(self, h, labels=None) -> tuple:
+        "The logits of hidden states `h` and their loss; with `config.loss_chunk`, the loss alone, made chunk by chunk."
+        if labels is not None and self.config.loss_chunk:
+            return None, linear_cross_entropy(h, self.lm_head.weight, labels, self.config.loss_chunk)
+        logits = self.lm_head(h)
+        return logits, None if labels is None else lm_loss(logits, labels)
+
 class ShoptasksForCausalLM(ShoptasksLM, GenerationMixin):
     "Decoder: next-token prediction and `generate`."
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
@@ -238,16 +284,15 @@ class ShoptasksForCausalLM(ShoptasksLM, GenerationMixin):
         out = self.transformer(input_ids, attention_mask, position_ids, past_key_values, use_cache, inputs_embeds,
                                cache=cache)
         h = out.last_hidden_state
-        logits = self.lm_head(h[:, -logits_to_keep:] if logits_to_keep else h)
-        loss = lm_loss(logits, F.pad(labels[:, 1:], (0, 1), value=-100)) if labels is not None else None
+        labels = None if labels is None else F.pad(labels[:, 1:], (0, 1), value=-100)
+        logits, loss = self.head(h[:, -logits_to_keep:] if logits_to_keep else h, labels)
         return CausalLMOutputWithPast(loss=loss, logits=logits, **{CACHE_FIELD: getattr(out, CACHE_FIELD)})
 
 class ShoptasksForMaskedLM(ShoptasksLM):
     "Bidirectional encoder that predicts masked tokens."
     def forward(self, input_ids=None, attention_mask=None, labels=None, **kwargs):
-        h = self.transformer(input_ids, attention_mask).last_hidden_state
-        logits = self.lm_head(h)
-        return MaskedLMOutput(loss=lm_loss(logits, labels) if labels is not None else None, logits=logits)
+        logits, loss = self.head(self.transformer(input_ids, attention_mask).last_hidden_state, labels)
+        return MaskedLMOutput(loss=loss, logits=logits)
 
 # %% ../nbs/02_model.ipynb #b685b167
 AutoConfig.register("shoptasks", ShoptasksConfig)

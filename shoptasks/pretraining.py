@@ -19,7 +19,7 @@ from .tokenizer import train_tokenizer, check_vocab_size
 from .sample import sample_path
 from .data import (read_texts, split_of, pack_corpus, load_tokens, WindowSampler, window_batch, mask_tokens,
                             write_atomic)
-from .model import PRESETS, preset_config, build_model, count_params, load_pretrained
+from .model import PRESETS, preset_config, build_model, count_params, load_pretrained, loss_chunk_for
 from .trainer import (TrainConfig, Trainer, autocast, predicted_tokens, init_distributed, on_rank0,
                                default_device, check_out_dir, staged_dir, removed_on_failure,
                                run_lock, batch_split, micro_batches)
@@ -39,12 +39,14 @@ class PretrainConfig(TrainConfig):
     n_head: int | None = None        # attention heads, over the preset's
     d_model: int | None = None       # width, over the preset's
     objective: Literal["causal", "masked"] = "causal"   # causal (next token) or masked (BERT-style)
+    loss_chunk: int | None = None    # rows of logits the loss makes at a time; None: 32M logits' worth; 0: all at once
     eval_windows: int = 64           # windows per periodic evaluation; the final one uses all
 
     def __post_init__(self):
         super().__post_init__()
         check(self.preset in PRESETS, f"unknown preset {self.preset!r} (known: {', '.join(PRESETS)})")
         check_numbers(self, "eval_windows", "n_layer", "n_head", "d_model")
+        check_numbers(self, "loss_chunk", strict=False)
         shape = self.shape()
         check(shape["d_model"] % shape["n_head"] == 0,
               f"d_model {shape['d_model']} is not divisible by n_head {shape['n_head']}")
@@ -175,9 +177,10 @@ def _pretrain(cfg: PretrainConfig, quiet: bool, model, resume: bool) -> dict | N
         tok = AutoTokenizer.from_pretrained(out)
         causal = cfg.objective == "causal"
         if model is None:
+            chunk = loss_chunk_for(len(tok)) if cfg.loss_chunk is None else cfg.loss_chunk
             model = build_model(preset_config(cfg.preset, **cfg.shape(), vocab_size=len(tok), causal=causal,
                                               pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                                              eos_token_id=tok.eos_token_id))
+                                              eos_token_id=tok.eos_token_id, loss_chunk=chunk))
         check(model.config.vocab_size >= len(tok),
               f"the model's vocabulary ({model.config.vocab_size}) is smaller than the tokenizer's ({len(tok)})")
         context = model.config.max_position_embeddings
