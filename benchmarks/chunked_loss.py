@@ -22,8 +22,8 @@ def measure(vocab: int, chunk: int, steps: int, precision: str) -> dict:
     "Tokens/s and peak memory of training steps at `vocab` with `loss_chunk=chunk` (0: the plain loss)."
     import torch
     from shoptasks.model import preset_config, build_model, loss_chunk_for
-    chunk = loss_chunk_for(vocab) if chunk < 0 else chunk
     from shoptasks.trainer import autocast
+    chunk = loss_chunk_for(vocab) if chunk < 0 else chunk
     torch.manual_seed(0)
     model = build_model(preset_config("small", vocab_size=vocab, loss_chunk=chunk)).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)

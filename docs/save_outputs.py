@@ -69,8 +69,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="*", help="notebooks to run (default: every library notebook in nbs/)")
     ap.add_argument("--workers", type=int, default=2, help="notebooks run at once")
-    paths = [Path(p).resolve() for p in ap.parse_args().notebooks] or sorted(NBS.glob("[0-9]*.ipynb"))
-    with multiprocessing.get_context("spawn").Pool(ap.parse_args().workers, maxtasksperchild=1) as pool:
+    args = ap.parse_args()
+    paths = [Path(p).resolve() for p in args.notebooks] or sorted(NBS.glob("[0-9]*.ipynb"))
+    with multiprocessing.get_context("spawn").Pool(args.workers, maxtasksperchild=1) as pool:
         runs = pool.map(run, [str(p) for p in paths for _ in range(2)], chunksize=1)
     for k, p in enumerate(paths):
         print(f"{p.name}: {save(p, runs[2 * k], runs[2 * k + 1])} cells show their outputs")
