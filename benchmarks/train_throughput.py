@@ -1,19 +1,23 @@
 """Training throughput: our Transformer against transformers' GPT2LMHeadModel at the same size.
 
-6 layers, d_model 256, 4 heads, context 256, batch 16, vocabulary 8192; the same AdamW and thread count.
+6 layers, d_model 256, 4 heads, context 256, batch 16, vocabulary 8192; the same AdamW (the trainer's: fused) and
+thread count; our model with pretraining's default loss (the chunked linear + cross-entropy, `loss_chunk_for`).
 Each model is timed in every mode (eager or torch.compile, fp32 or bf16 autocast) after warm-up, and
 compared in its fastest one. Prints tokens/s (median step), the ratio ours/HF, model-FLOPs utilisation
 against the matmul throughput measured in this run, the share of a real training run's step time
 spent waiting for data, and the ratio our model would reach if everything but its matrix products
 took no time (the profiler's time in mm/addmm/bmm): an upper bound on any speed-up at this size.
 
-    python benchmarks/train_throughput.py [--steps 12]
+    python benchmarks/train_throughput.py [--steps 12] [--precisions fp32 bf16]
+
+(On a CPU without bf16 instructions, AVX512-BF16 or AMX, bf16 is emulated and an order of magnitude slower: measure
+fp32 alone there.)
 """
 import argparse, statistics, tempfile, time
 from pathlib import Path
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
-from shoptasks.model import preset_config, build_model, count_params, flops_per_token
+from shoptasks.model import preset_config, build_model, count_params, flops_per_token, loss_chunk_for
 from shoptasks.trainer import autocast
 from shoptasks.default_plugins import param_groups
 
@@ -32,7 +36,7 @@ def trainer_for(make_model, precision: str, compiled: bool):
     "A function running one training step of a fresh model on a fixed batch."
     torch.manual_seed(0)
     model = make_model().train()
-    opt = torch.optim.AdamW(param_groups(model, 0.1), lr=1e-3, betas=(0.9, 0.95))
+    opt = torch.optim.AdamW(param_groups(model, 0.1), lr=1e-3, betas=(0.9, 0.95), fused=True)
     forward = torch.compile(model) if compiled else model
     x = torch.randint(0, V, (B, T))
     def step():
@@ -69,22 +73,24 @@ def data_wait_share() -> float:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     args = ap.parse_args()
-    ours = lambda: build_model(preset_config("small", vocab_size=V))
+    ours = lambda: build_model(preset_config("small", vocab_size=V, loss_chunk=loss_chunk_for(V)))
     gpt2 = lambda: GPT2LMHeadModel(GPT2Config(vocab_size=V, n_positions=T, n_embd=256, n_layer=6, n_head=4,
                                               resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
     print(f"threads: {torch.get_num_threads()}")
-    ceilings = {"fp32": [matmul_ceiling(torch.float32)], "bf16": [matmul_ceiling(torch.bfloat16)]}
+    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
+    ceilings = {p: [matmul_ceiling(dtypes[p])] for p in args.precisions}
     flops = flops_per_token(preset_config("small", vocab_size=V), count_params(ours()))
     results, steps = {}, {}
     for name, make in (("shoptasks", ours), ("hf-gpt2", gpt2)):
-        for precision in ("fp32", "bf16"):
+        for precision in args.precisions:
             for compiled in (False, True):
                 step = trainer_for(make, precision, compiled)
                 results[(name, precision, compiled)] = tps = tokens_per_s(step, args.steps)
                 if name == "shoptasks": steps[(precision, compiled)] = step
                 print(f"{name:<10} {precision} {'compiled' if compiled else 'eager   '} {tps:>8,.0f} tokens/s", flush=True)
-    for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)): ceilings[precision].append(matmul_ceiling(dtype))
+    for precision in args.precisions: ceilings[precision].append(matmul_ceiling(dtypes[precision]))
     ceiling = {k: max(v) for k, v in ceilings.items()}          # the machine's speed drifts: take the better reading
     print("\nmatmul ceiling (2048^3, at the start and the end): " +
           ", ".join(f"{k} {v[0] / 1e9:,.0f} and {v[1] / 1e9:,.0f} GFLOP/s" for k, v in ceilings.items()))

@@ -171,6 +171,13 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     g.add_argument("--k", type=int, help="items to rank per history (default 20)")
     g.add_argument("--exclude-seen", action="store_const", const=True, help="rank no item the history already has")
 
+    p = sub.add_parser("export", help="copy a fine-tuned run without its checkpoints, for shipping; --merge folds "
+                       "LoRA adapters into the weights")
+    p.add_argument("run", metavar="RUN", help="fine-tuning run directory")
+    p.add_argument("--out", required=True, help="the new directory to write")
+    p.add_argument("--merge", action="store_true", help="fold a LoRA fine-tune's adapters into the weights: a plain "
+                   "run, loadable with from_pretrained and by evaluate, predict and serve")
+
     p = sub.add_parser("serve", help="serve fine-tuned runs over HTTP (FastAPI): predictions with dynamic batching, "
                        "run metadata, health and Prometheus metrics")
     p.add_argument("runs", nargs="+", metavar="RUN", help="fine-tuning run directories, each as PATH (named by its "
@@ -242,6 +249,10 @@ def run(args) -> None:
         counts = [f"{r['skipped_empty']} rows with an empty text skipped"] * bool(r["skipped_empty"])
         counts += [f"{what}: {n}" for what, n in r["notes"].items() if n]
         print(f"{r['rows']} rows predicted into {r['output']}" + "".join(f"; {c}" for c in counts))
+    elif args.command == "export":
+        from shoptasks.inference import export
+        print(f"{args.run} exported{' with its adapters merged' if args.merge else ''} to "
+              f"{export(args.run, args.out, args.merge)}")
     elif args.command == "serve":
         from shoptasks.serve import serve, ServeLimits
         serve(args.runs, args.host, args.port, args.api_key_file, config_from_args(ServeLimits, args))

@@ -18,6 +18,7 @@ from .data import write_atomic
 from .tasks import Task, load_task
 from .metrics import segment_scores
 from .backbones import default_lr
+from .lora import add_lora, save_adapted, trainable
 from .trainer import (TrainConfig, Trainer, default_device, init_distributed, on_rank0,
                                check_out_dir, staged_dir, removed_on_failure, run_lock,
                                batch_split, micro_batches)
@@ -53,12 +54,19 @@ class FinetuneConfig(TrainConfig):
     betas: tuple = (0.9, 0.999)
     eval_every: int = 100
     compile: bool = False
+    lora: bool = False                 # train LoRA adapters on the frozen backbone (and the head) instead of all of it
+    lora_rank: int = 8                 # the adapters' rank
+    lora_alpha: float = 16.0           # the adapters' output is scaled by lora_alpha / lora_rank
+    lora_dropout: float = 0.05         # dropout on the adapters' input
+    lora_targets: str | None = None    # the layers to adapt, comma-separated; None: the architecture's usual ones
 
     def __post_init__(self):
         super().__post_init__()
         check(isinstance(self.columns, dict), "columns must map roles to column names")
         check_numbers(self, "max_length", "head_lr_scale", "eval_rows")
         check_numbers(self, "layer_decay", high=1)
+        check_numbers(self, "lora_rank", "lora_alpha")
+        check_numbers(self, "lora_dropout", strict=False, high=1)
 
 # %% ../nbs/07_finetune.ipynb #21afb9e1
 FINETUNE_CONFIG, TASK_INFO, TEST_OUTPUTS = "finetune_config.json", "task.json", "test_outputs.jsonl"
@@ -106,8 +114,11 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
 
 def _finetune(cfg: FinetuneConfig, quiet: bool, resume: bool) -> dict | None:
     started = time.perf_counter()
-    if cfg.lr is None: cfg = replace(cfg, lr=default_lr(cfg.backbone))
+    if cfg.lr is None: cfg = replace(cfg, lr=default_lr(cfg.backbone, cfg.lora))
     task = load_task(cfg.task)
+    check(not cfg.lora or (cfg.backbone and task.adapts_backbone),
+          f"{task.name}: --lora adapts a pretrained backbone: "
+          f"{'pass --backbone' if task.adapts_backbone else 'this task trains its model from scratch'}")
     out, device = Path(cfg.out), default_device()
     rank, world = init_distributed(device)
     per_rank, micro = batch_split(cfg, world)
@@ -122,6 +133,13 @@ def _finetune(cfg: FinetuneConfig, quiet: bool, resume: bool) -> dict | None:
         if cfg.max_length: task.max_length = cfg.max_length
         model, tok = task.build(cfg.backbone, device)
         info = dict(task=task.name, backbone=cfg.backbone and str(cfg.backbone), columns=train.columns, **task.state())
+        if cfg.lora:
+            info["lora"] = add_lora(model, cfg.lora_rank, cfg.lora_alpha, cfg.lora_dropout,
+                                    cfg.lora_targets and [t.strip() for t in cfg.lora_targets.split(",") if t.strip()])
+        n_trained, n_params = trainable(model)
+        if cfg.lora and not (quiet or rank):
+            print(f"LoRA rank {cfg.lora_rank} on {', '.join(info['lora']['targets'])}: {n_trained:,} of {n_params:,} "
+                  f"parameters train ({n_trained / n_params:.2%})")
         if not resume: on_rank0(_prepare, out, cfg, tok, info)
 
         feats = [task.encode(r, tok) for r in tqdm(train.rows, desc="encoding", leave=False, disable=quiet or rank)]
@@ -142,6 +160,7 @@ def _finetune(cfg: FinetuneConfig, quiet: bool, resume: bool) -> dict | None:
         trainer.fit(resume)
     if rank != 0: return None
     trainer.load_best()
+    if cfg.lora: save_adapted(model, out)
     val_out, test_out = (task.infer(model, tok, x.rows, trainer.precision, quiet) for x in (val, test))
     variants = {n: task.infer(model, tok, test.rows, trainer.precision, quiet, **o)[0]
                 for n, o in task.report_variants.items()}
@@ -153,7 +172,7 @@ def _finetune(cfg: FinetuneConfig, quiet: bool, resume: bool) -> dict | None:
     report = dict(task=task.name, backbone=cfg.backbone and str(cfg.backbone), steps=trainer.step,
                   epochs=trainer.step / steps_per_epoch,
                   train_time_s=trainer.elapsed, baseline_fit_s=baseline_s, precision=trainer.precision, processes=world,
-                  stop_reason=trainer.stop_reason,
+                  stop_reason=trainer.stop_reason, trained_params=n_trained, params=n_params,
                   val=split_report(task, val, *val_out, baselines),
                   test=split_report(task, test, *test_out, baselines, variants),
                   wall_time_s=time.perf_counter() - started)

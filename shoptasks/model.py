@@ -15,6 +15,7 @@ from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from transformers import (PretrainedConfig, PreTrainedModel, GenerationMixin, DynamicCache,
                           AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM)
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast, MaskedLMOutput
 from .errors import ShoptasksError
 
@@ -138,8 +139,8 @@ class MLP(nn.Module):
         self.fc, self.proj, self.drop = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model), nn.Dropout(dropout)
     def forward(self, x): return self.drop(self.proj(F.gelu(self.fc(x))))
 
-class Block(nn.Module):
-    "Pre-LN Transformer block: `x + attn(ln(x))`, then `x + mlp(ln(x))`."
+class Block(GradientCheckpointingLayer):
+    "Pre-LN block: `x + attn(ln(x))`, then `x + mlp(ln(x))` (run again in backward under gradient checkpointing)."
     def __init__(self, c: ShoptasksConfig):
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(c.d_model), nn.LayerNorm(c.d_model)
@@ -171,6 +172,7 @@ class ShoptasksPreTrainedModel(PreTrainedModel):
     config_class = ShoptasksConfig
     base_model_prefix = "transformer"
     _no_split_modules = ["Block"]
+    supports_gradient_checkpointing = True
     _supports_sdpa = True
 
     def _init_weights(self, m):

@@ -75,7 +75,7 @@ class ShoptasksForNextItem(ShoptasksForCausalLM):
 class RankingTask(Task):
     """A task that ranks the catalogue for each history of items; subclasses name the event columns and, where a
     source needs one, a protocol (`keep_event`, `min_item_events`)."""
-    kind = "rank"
+    kind, adapts_backbone = "rank", False
     columns = dict(user=("user_id", "session_id"), time=("timestamp", "time"), item=("item_id",),
                    text=("description", "title"))
     text_roles, target_roles, optional = ("user", "time", "item", "text"), (), ("text",)

@@ -14,6 +14,7 @@ from pathlib import Path
 from . import __version__
 from .errors import ShoptasksError, check
 from .inference import load_finetuned
+from .lora import LORA_FILE
 from .trainer import pick_precision
 
 # %% ../nbs/11_serve.ipynb #ce67d572
@@ -44,10 +45,13 @@ class RequestError(ShoptasksError):
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 def weights_version(run: Path) -> str:
-    "The first 12 hex digits of the SHA-256 of a run's `model.safetensors`: changes whenever the weights do."
+    """The first 12 hex digits of the SHA-256 of a run's `model.safetensors` (and LoRA adapters, if any): changes
+    whenever the weights do."""
     h = hashlib.sha256()
-    with open(run/"model.safetensors", "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
+    for path in (run/"model.safetensors", run/LORA_FILE):
+        if not path.exists(): continue
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
     return h.hexdigest()[:12]
 
 class ServedRun:

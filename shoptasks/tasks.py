@@ -58,6 +58,7 @@ class Task:
     output_columns: tuple = ("prediction", "score")
     streams: bool = True
     serve_options: dict = {}
+    adapts_backbone: bool = True
 
     def parse_label(self, value):
         "The label of a raw value; None to skip the row (counted); `ValueError` with what was expected for a bad one."

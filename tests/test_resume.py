@@ -45,9 +45,12 @@ def kill_and_resume(cmd, out: Path, steps: int) -> int:
     assert resumed.returncode == 0, resumed.stderr
     return killed_at[-1]
 
+def assert_same_tensors(*files, why=""):
+    a, b = map(load_file, files)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), f"weights differ {why}"
+
 def assert_same_run(ref: Path, run: Path, steps: int, killed_at: int):
-    a, b = (load_file(d/f"ckpt-{steps:07d}"/"model.safetensors") for d in (ref, run))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), f"weights differ after kill at {killed_at}"
+    assert_same_tensors(*(d/f"ckpt-{steps:07d}"/"model.safetensors" for d in (ref, run)), why=f"after kill at {killed_at}")
     ref_log, run_log = ([json.loads(l) for l in (d/"metrics.jsonl").read_text().splitlines()] for d in (ref, run))
     assert [r["step"] for r in run_log if "loss" in r] == list(range(1, steps + 1)), "every step once: nothing replayed, nothing skipped"
     assert [r["loss"] for r in ref_log if "loss" in r] == [r["loss"] for r in run_log if "loss" in r]
@@ -57,18 +60,21 @@ def test_sigkill_then_resume_is_bit_identical(reference, shop_dir, tmp_path):
     killed_at = kill_and_resume(args(shop_dir, tmp_path/"run"), tmp_path/"run", STEPS)
     assert_same_run(reference, tmp_path/"run", STEPS, killed_at)
 
-@pytest.mark.parametrize("task,data", [("review-sentiment", None), ("product-description", "products.csv"),
-                                       ("next-item", "events.csv")])
-def test_a_fine_tune_resumes_exactly_too(backbone, shop_dir, tmp_path, task, data):
+@pytest.mark.parametrize("task,data,extra", [("review-sentiment", None, []), ("product-description", "products.csv", []),
+                                             ("next-item", "events.csv", []), ("product-description", "products.csv", ["--lora"])])
+def test_a_fine_tune_resumes_exactly_too(backbone, shop_dir, tmp_path, task, data, extra):
     steps, source = 40, ["--data", shop_dir/data] if data else []
     cmd = lambda out: ["finetune", task, *source, "--backbone", backbone, "--out", out, "--max-steps", steps, "--batch-size", "8",
-                       "--eval-every", "20", "--checkpoint-every", "2", "--keep-last", "2", "--precision", "fp32", "--log-every", "1"]
+                       "--eval-every", "20", "--checkpoint-every", "2", "--keep-last", "2", "--precision", "fp32", "--log-every", "1",
+                       *extra]
     ref = shoptasks(*cmd(tmp_path/"ref"))
     assert ref.returncode == 0, ref.stderr
     killed_at = kill_and_resume(cmd(tmp_path/"run"), tmp_path/"run", steps)
     assert_same_run(tmp_path/"ref", tmp_path/"run", steps, killed_at)
     report = json.loads((tmp_path/"run"/"metrics.json").read_text())["test"]
     assert report == json.loads((tmp_path/"ref"/"metrics.json").read_text())["test"]
+    if extra:                                                        # the adapters too, after the plain model
+        assert_same_tensors(tmp_path/"ref"/"lora.safetensors", tmp_path/"run"/"lora.safetensors")
     if task == "next-item":                                          # with a backbone, items start from their texts
         items = json.loads((tmp_path/"run"/"items.json").read_text())
         assert report["notes"]["items whose embedding started from their text"] == len(items) > 100

@@ -1,7 +1,7 @@
 """Task plugins end to end: `shoptasks tasks`, finetune, evaluate and predict on real data slices, with our
 tiny pretrained backbone and with the real pretrained MiniLM; broken plugins; bad input."""
 import csv, gzip, json
-from conftest import cli, install_plugin, one_line_error, shoptasks, SHARED_DATA
+from conftest import cli, install_plugin, one_line_error, shoptasks
 
 TASKS = {"review-sentiment": "reviews", "review-rating": "reviews", "product-category": "catalog"}
 
