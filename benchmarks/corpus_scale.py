@@ -1,15 +1,18 @@
 """Pretraining on corpora of 10 MB, 100 MB and 1 GB of text: does anything grow with the corpus that should not?
 
 The corpora are the generated sample shop written with seed after seed (the smaller ones are the first megabytes of
-the larger), built once into `--out`. Each size is pretrained in a process of its own (the small preset, fp32, no
-compilation, `--steps` steps of 16 x 256 tokens), which reports: the tokenizer's training time and the packing
-throughput (from the run's set-up), training tokens/s (the steps after the first 10), the peak resident memory when
-training ends (a plugin reads it) and at the end of the whole run (after the final evaluation and the bigram
-baseline), and the wall time. Ratios are to the smallest corpus, measured in this run.
+the larger), built once into `--out`. Each size runs in a process of its own: a tokenizer (8192 tokens) is trained
+on it and timed; then it is pretrained (the small preset, fp32, no compilation, `--steps` steps of 16 x 256 tokens)
+with the smallest corpus's tokenizer, so that every size trains the same model (a small corpus of this shop yields
+fewer merges than 8192: its own tokenizer would make a smaller model). Reported: the tokenizer's training time, the
+packing throughput (from the run's set-up), training tokens/s (the steps after the first 10), the peak resident
+memory of the set-up (tokenizer training and packing), of training (the kernel's high-water mark, reset when
+training starts) and of everything after (the final evaluation, the bigram baseline), and the wall time. Ratios are
+to the smallest corpus, measured in this run.
 
     python benchmarks/corpus_scale.py [--sizes 10 100 1000] [--steps 40]
 """
-import argparse, json, resource, subprocess, sys, time
+import argparse, json, shutil, subprocess, sys, time
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -41,37 +44,55 @@ def write_corpora(out: Path, sizes_mb: list) -> dict:
     return paths
 
 
-class PeakAtTrainEnd:
-    "A plugin that records this process's peak resident memory when training ends."
+def peak_mib() -> float:
+    "This process's peak resident memory (VmHWM) since it started or since `reset_peak`."
+    with open("/proc/self/status") as f: return next(int(l.split()[1]) for l in f if l.startswith("VmHWM")) / 1024
+
+def reset_peak():
+    with open("/proc/self/clear_refs", "w") as f: f.write("5")
+
+
+class Probe:
+    "A plugin that records the set-up's peak memory, then training's, and when steps 10 and the last one end."
     from shoptasks.hookspecs import hookimpl
     @hookimpl
-    def on_train_end(self): self.peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    def on_train_start(self):
+        self.setup_mib = peak_mib()
+        reset_peak()
     @hookimpl
-    def on_step_end(self, step, logs):
+    def on_step_end(self, step):
         if step == 10: self.t10 = time.perf_counter()
         self.last = step, time.perf_counter()
+    @hookimpl
+    def on_train_end(self): self.train_mib = peak_mib()
 
 
-def one(corpus: str, out: str, steps: int) -> dict:
-    "Pretrain on `corpus` in this process: the figures of one size."
+def one(corpus: str, out: str, steps: int, tokenizer: str) -> dict:
+    "Train a tokenizer on `corpus`, then pretrain on it with `tokenizer` (this one, if there is none yet)."
     import shutil
+    from shoptasks.data import read_texts, split_of
     from shoptasks.plugins import plugin_manager
     from shoptasks.pretraining import pretrain
+    from shoptasks.tokenizer import train_tokenizer
     shutil.rmtree(out, ignore_errors=True)
-    probe = PeakAtTrainEnd()
+    t = time.perf_counter()
+    tok = train_tokenizer((x for i, x in enumerate(read_texts(corpus)) if split_of(i) == "train"), 8192)
+    tokenizer_s, vocab = time.perf_counter() - t, len(tok)
+    if not Path(tokenizer).exists(): tok.save_pretrained(tokenizer)
+    del tok
+    probe = Probe()
     plugin_manager().register(probe)
     t = time.perf_counter()
-    m = pretrain(data=corpus, out=out, preset="small", vocab_size=8192, max_steps=steps, eval_every=steps,
+    m = pretrain(data=corpus, out=out, tokenizer=tokenizer, preset="small", max_steps=steps, eval_every=steps,
                  precision="fp32", compile=False, quiet=True)
-    wall = time.perf_counter() - t
-    meta = json.loads((Path(out)/"data"/"meta.json").read_text())
-    tokens = sum(s["tokens"] for s in meta["splits"].values())
+    size = Path(corpus).stat().st_size / 1e6
+    tokens = sum(s["tokens"] for s in json.loads((Path(out)/"data"/"meta.json").read_text())["splits"].values())
     last_step, last_t = probe.last
-    return dict(mb=Path(corpus).stat().st_size / 1e6, tokens=tokens, tokenizer_s=m["tokenizer_s"],
-                packing_tokens_per_s=tokens / m["packing_s"], packing_mb_per_s=Path(corpus).stat().st_size / 1e6 / m["packing_s"],
-                train_tokens_per_s=(last_step - 10) * 16 * 256 / (last_t - probe.t10), train_peak_mib=probe.peak_mib,
-                run_peak_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, wall_s=wall,
-                val_ppl=m["val_ppl"], bigram_ppl=m["val_bigram_ppl"])
+    return dict(mb=size, tokens=tokens, own_vocab=vocab, tokenizer_s=tokenizer_s,
+                packing_tokens_per_s=tokens / m["packing_s"], packing_mb_per_s=size / m["packing_s"],
+                train_tokens_per_s=(last_step - 10) * 16 * 256 / (last_t - probe.t10), setup_mib=probe.setup_mib,
+                train_mib=probe.train_mib, after_mib=peak_mib(), wall_s=time.perf_counter() - t,
+                eval_tokens=m["eval_tokens"]["val"], val_ppl=m["val_ppl"], bigram_ppl=m["val_bigram_ppl"])
 
 
 def main():
@@ -81,21 +102,24 @@ def main():
     ap.add_argument("--out", default="runs/bench-corpus")
     ap.add_argument("--one", nargs=2, help=argparse.SUPPRESS)      # a child: CORPUS RUN
     args = ap.parse_args()
-    if args.one: return print(json.dumps(one(*args.one, args.steps)))
+    if args.one: return print(json.dumps(one(*args.one, args.steps, str(Path(args.out)/"tokenizer"))))
     paths = write_corpora(Path(args.out), args.sizes)
+    shutil.rmtree(Path(args.out)/"tokenizer", ignore_errors=True)
     results = {}
-    print(f"{'corpus':>8} {'tokens':>12} {'tokenizer s':>11} {'pack tok/s':>11} {'pack MB/s':>9} {'train tok/s':>11} "
-          f"{'train MiB':>9} {'run MiB':>8} {'wall s':>7}  ratios to the first: train tok/s, train MiB, run MiB")
+    print(f"{'corpus':>7} {'tokens':>12} {'own vocab':>9} {'tok. s':>7} {'pack tok/s':>10} {'pack MB/s':>9} "
+          f"{'train tok/s':>11} {'set-up MiB':>10} {'train MiB':>9} {'after MiB':>9} {'wall s':>6}  "
+          f"ratios to the first: train tok/s, train MiB, after MiB")
     for mb, path in paths.items():
         r = subprocess.run([sys.executable, __file__, "--one", str(path), str(Path(args.out)/f"run-{mb}MB"),
                             "--steps", str(args.steps)], capture_output=True, text=True)
         if r.returncode: sys.exit(f"{mb} MB failed:\n{r.stderr[-3000:]}")
         x = results[mb] = json.loads(r.stdout.strip().splitlines()[-1])
         f = results[min(results)]
-        print(f"{x['mb']:>6.0f}MB {x['tokens']:>12,} {x['tokenizer_s']:>11.1f} {x['packing_tokens_per_s']:>11,.0f} "
-              f"{x['packing_mb_per_s']:>9.2f} {x['train_tokens_per_s']:>11,.0f} {x['train_peak_mib']:>9,.0f} "
-              f"{x['run_peak_mib']:>8,.0f} {x['wall_s']:>7.0f}  {x['train_tokens_per_s'] / f['train_tokens_per_s']:.2f}x "
-              f"{x['train_peak_mib'] / f['train_peak_mib']:.2f}x {x['run_peak_mib'] / f['run_peak_mib']:.2f}x", flush=True)
+        print(f"{x['mb']:>5.0f}MB {x['tokens']:>12,} {x['own_vocab']:>9,} {x['tokenizer_s']:>7.1f} "
+              f"{x['packing_tokens_per_s']:>10,.0f} {x['packing_mb_per_s']:>9.2f} {x['train_tokens_per_s']:>11,.0f} "
+              f"{x['setup_mib']:>10,.0f} {x['train_mib']:>9,.0f} {x['after_mib']:>9,.0f} {x['wall_s']:>6.0f}  "
+              f"{x['train_tokens_per_s'] / f['train_tokens_per_s']:.2f}x {x['train_mib'] / f['train_mib']:.2f}x "
+              f"{x['after_mib'] / f['after_mib']:.2f}x", flush=True)
     (Path(args.out)/"results.json").write_text(json.dumps(results, indent=1))
 
 

@@ -54,11 +54,13 @@ def tokens_per_s(step, steps: int) -> float:
 
 MATMULS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"}
 
-def matmul_seconds(step, steps: int = 3) -> float:
-    "Seconds per step spent in matrix products, from the profiler."
+def step_profile(step, steps: int = 3) -> tuple[float, list]:
+    "Seconds per step spent in matrix products, and the ten slowest other operations (name, seconds per step)."
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         for _ in range(steps): step()
-    return sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in MATMULS) / 1e6 / steps
+    ops = [(e.key, e.self_cpu_time_total / 1e6 / steps) for e in prof.key_averages()]
+    others = sorted(((k, s) for k, s in ops if k not in MATMULS), key=lambda x: -x[1])[:10]
+    return sum(s for k, s in ops if k in MATMULS), others
 
 def data_wait_share() -> float:
     "Share of step time waiting for data in a real (short) pretraining run of the small preset."
@@ -101,10 +103,12 @@ def main():
     print(f"\nfastest: shoptasks {ov:,.0f} tokens/s ({ok[1]}, {'compiled' if ok[2] else 'eager'}), "
           f"hf-gpt2 {hv:,.0f} tokens/s ({hk[1]}, {'compiled' if hk[2] else 'eager'}): ratio {ov / hv:.2f}")
     print(f"shoptasks MFU: {ov * flops / ceiling[ok[1]]:.1%} of the {ok[1]} matmul ceiling")
-    matmul_s = matmul_seconds(steps[ok[1:]])
+    matmul_s, others = step_profile(steps[ok[1:]])
     bound = B * T / matmul_s
     print(f"its matrix products alone take {matmul_s:.3f} s a step: were all else free, it would run at "
           f"{bound:,.0f} tokens/s, a ratio of {bound / hv:.2f} and an MFU of {bound * flops / ceiling[ok[1]]:.1%}")
+    print(f"ours at {ov / bound:.1%} of that bound; the slowest other operations of its step (self time, s):")
+    for name, sec in others: print(f"  {name:<48} {sec:.4f}")
     print(f"share of step time waiting for data: {data_wait_share():.2%}")
 
 if __name__ == "__main__": main()

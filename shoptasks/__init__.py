@@ -11,7 +11,7 @@ _API = dict(errors=["ShoptasksError"], model=["ShoptasksConfig", "ShoptasksForCa
             trainer=["TrainConfig", "Trainer"], pretraining=["PretrainConfig", "pretrain", "generate", "load_run"],
             hookspecs=["hookimpl"], plugins=["register_plugin", "task_registry"],
             tasks=["Task", "ClassificationTask", "load_task"],
-            finetune=["FinetuneConfig", "finetune"], inference=["evaluate", "predict", "load_finetuned"],
+            finetune=["FinetuneConfig", "finetune"], inference=["evaluate", "predict", "load_finetuned", "export"],
             generation=["GenerationTask"], ranking=["RankingTask", "recommend"])
 _MODULE = {name: module for module, names in _API.items() for name in names}
 __all__ = list(_MODULE)
