@@ -388,12 +388,12 @@ def out_of_time(self: Trainer) -> bool:
 @patch
 def save(self: Trainer, metrics: dict | None):
     "Checkpoint; track the best; copy the best model to the run directory; prune old checkpoints."
-    self.gather()
-    state = self.state()
-    if not self.is_main: return
     name = f"{CKPT_PREFIX}{self.step:07d}"
     if metrics and (self.best is None or self.badness(metrics) < self.best["badness"]):
         self.best = dict(badness=self.badness(metrics), step=self.step, name=name)
+    self.gather()
+    state = self.state()                 # with the best as of this step; every process (collective under FSDP)
+    if not self.is_main: return
     ckpt = write_checkpoint(self.out, self.step, self.model, state)
     if self.best is None or self.best["name"] == name:
         for f in ("config.json", "model.safetensors", "generation_config.json"):
