@@ -69,7 +69,6 @@ class Probe:
 
 def one(corpus: str, out: str, steps: int, tokenizer: str) -> dict:
     "Train a tokenizer on `corpus`, then pretrain on it with `tokenizer` (this one, if there is none yet)."
-    import shutil
     from shoptasks.data import read_texts, split_of
     from shoptasks.plugins import plugin_manager
     from shoptasks.pretraining import pretrain

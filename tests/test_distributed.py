@@ -77,6 +77,23 @@ def test_gradient_checkpointing_changes_no_loss(one_process, shop_dir, tmp_path)
     assert r.returncode == 0, r.stderr
     assert close(one_process, losses(tmp_path/"ckpt"), 1e-6), list(zip(one_process, losses(tmp_path/"ckpt")))
 
+def test_gradient_checkpointing_keeps_fewer_activations():
+    "The same gradients, with a fraction of the activations kept for the backward pass."
+    import torch
+    from shoptasks.model import preset_config, build_model
+    from shoptasks.trainer import checkpointed
+    def saved_bytes_and_grads(checkpointing: bool):
+        torch.manual_seed(0)
+        model = build_model(preset_config("tiny", vocab_size=300)).train()
+        if checkpointing: checkpointed(model)
+        x, saved = torch.randint(0, 300, (4, 64)), []
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel() * t.element_size()) or t, lambda t: t):
+            model(input_ids=x, labels=x).loss.backward()
+        return sum(saved), [p.grad for p in model.parameters()]
+    (plain, g), (light, h) = saved_bytes_and_grads(False), saved_bytes_and_grads(True)
+    assert light < 0.5 * plain, (light, plain)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(g, h))
+
 def test_gradient_accumulation_follows_the_full_batch(one_process, shop_dir, tmp_path):
     acc = cli(*args(shop_dir, tmp_path/"acc"), "--micro-batch-size", "4")
     assert acc.returncode == 0, acc.stderr
