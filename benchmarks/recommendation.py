@@ -32,7 +32,7 @@ def main(minutes: float, out: str, lr: float, batch_size: int):
     out, results = Path(out), {}
     for task in ("next-item", "next-item-recbole"):
         report = finetune(task=task, data=str(DATA), out=str(out/task), minutes=minutes, lr=lr, batch_size=batch_size,
-                          warmup=50, eval_every=200, early_stopping=5, quiet=True)
+                          warmup=50, eval_every=200, early_stopping=5, min_item_events=5, quiet=True)
         results[task] = report
         print(format_report(report["test"], task), flush=True)
         print(f"{task}: {report['steps']} steps in {report['train_time_s']:.0f} s, stopped by "

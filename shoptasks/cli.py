@@ -59,6 +59,8 @@ def _add_run_options(p, cls, skip=()):
                    "finetune_config.json or a study's best_config.json; the flags given here override it")
     add_options(p, cls, skip=(*skip, "columns"), required=("out",))
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier run in --out (once this one's settings "
+                   "and data are checked)")
 
 def _role_column(text: str) -> tuple:
     role, sep, column = text.partition("=")
@@ -79,14 +81,15 @@ def _column_list(text: str) -> list:
     if not names: raise argparse.ArgumentTypeError("expected column names separated by commas, for example id,sku")
     return names
 
-def _add_task_data_args(p, data: bool = True, columns_default=(), from_config: bool = False):
+def _add_task_data_args(p, data: bool = True, columns_default=None, from_config: bool = False):
     p.add_argument("task", nargs="?" if from_config else None,
                    help="task name (see `shoptasks tasks`)" + ("; default: the --config file's" if from_config else ""))
     if data:
         p.add_argument("--data", help="CSV or JSONL (optionally .gz) or Parquet; default: the generated sample shop")
     p.add_argument("--column", dest="columns", type=_role_column, action="append", default=columns_default,
                    metavar="ROLE=COLUMN",
-                   help="read ROLE (text, label, a segment ...) from COLUMN; repeat for several roles")
+                   help="read ROLE (text, label, a segment ...) from COLUMN; repeat for several roles" +
+                   ("" if from_config else "; default: the columns the run was fine-tuned with, then the task's"))
 
 def parser(command: str | None = None) -> argparse.ArgumentParser:
     """The `shoptasks` argument parser; given the `command` about to run, only its options that come from the config
@@ -102,10 +105,15 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     tok = sub.add_parser("tokenizer", help="train or apply a byte-level BPE tokenizer")
     tok = tok.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = tok.add_parser("train", help="train a tokenizer on a corpus")
-    p.add_argument("--data", required=True); p.add_argument("--column"); p.add_argument("--out", required=True)
-    p.add_argument("--vocab-size", type=int, default=8192)
-    p = tok.add_parser("encode", help="print the tokens of a text")
-    p.add_argument("--tokenizer", required=True); p.add_argument("text")
+    p.add_argument("--data", required=True, help="a .txt corpus (one document a line) or a CSV/JSONL/Parquet file; "
+                   "its training split (the rows not held out for validation and test) is read")
+    p.add_argument("--column", help="the text column of a CSV/JSONL/Parquet file")
+    p.add_argument("--out", required=True, help="the tokenizer directory to write")
+    p.add_argument("--vocab-size", type=int, default=8192, help="tokens at most: the bytes, the special and field "
+                   "tokens, and merges of pairs seen twice or more; a small corpus may give fewer (default: 8192)")
+    p = tok.add_parser("encode", help="print the tokens of a text, each as the text it stands for and its id")
+    p.add_argument("--tokenizer", required=True, help="a tokenizer or run directory")
+    p.add_argument("text", help="the text to encode")
 
     p = sub.add_parser("pretrain", help="pretrain a language model on a corpus")
     if full("pretrain"):
@@ -150,6 +158,8 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     _add_task_data_args(p)
     p.add_argument("--model", required=True, help="fine-tuning run directory")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--rows", type=int, help="score this many rows of the split, evenly spread (default: as many as "
+                   "the run's final evaluation scored: all, or 100 for a generation task)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p = sub.add_parser("predict",
                        help="label the rows of a file with a fine-tuned model (or rank items for each history in it)")
@@ -212,25 +222,28 @@ def run(args) -> None:
         texts = (t for i, t in enumerate(read_texts(args.data, args.column)) if split_of(i) == "train")
         tok = train_tokenizer(texts, args.vocab_size)
         tok.save_pretrained(args.out)
-        print(f"tokenizer of {len(tok)} tokens saved to {args.out}")
+        fewer = (f" (fewer than the {args.vocab_size} asked for: the corpus has no more pairs seen twice to merge)"
+                 if len(tok) < args.vocab_size else "")
+        print(f"tokenizer of {len(tok)} tokens saved to {args.out}{fewer}")
     elif args.command == "tokenizer":
         from transformers import AutoTokenizer
         from shoptasks.model import load_pretrained
+        from shoptasks.tokenizer import token_pieces
         tok = load_pretrained(AutoTokenizer.from_pretrained, args.tokenizer, "tokenizer directory")
         ids = tok(args.text)["input_ids"]
-        print(" ".join(f"{t}:{i}" for t, i in zip(tok.convert_ids_to_tokens(ids), ids)))
+        print(" ".join(f"{t}:{i}" for t, i in zip(token_pieces(tok, ids), ids)))
     elif args.command == "pretrain":
         from shoptasks.pretraining import pretrain, PretrainConfig
         cfg = config_from_args(PretrainConfig, args)
         args.out = cfg.out                                  # for the resume hint
-        pretrain(cfg, resume=args.resume)
+        pretrain(cfg, resume=args.resume, overwrite=args.overwrite)
     elif args.command == "tasks": list_tasks()
     elif args.command == "finetune":
         from shoptasks.finetune import finetune, FinetuneConfig
         if "columns" in vars(args): args.columns = dict(args.columns)
         cfg = config_from_args(FinetuneConfig, args)
         args.out = cfg.out
-        finetune(cfg, resume=args.resume)
+        finetune(cfg, resume=args.resume, overwrite=args.overwrite)
     elif args.command == "tune": tune_command(args)
     elif args.command == "report":
         from shoptasks.report import report
@@ -239,13 +252,14 @@ def run(args) -> None:
         import json
         from shoptasks.finetune import format_report
         from shoptasks.inference import evaluate
-        r = evaluate(args.task, args.model, args.data, args.split, dict(args.columns), quiet=args.json)
+        r = evaluate(args.task, args.model, args.data, args.split, dict(args.columns or ()), quiet=args.json,
+                     rows=args.rows)
         print(json.dumps(r, indent=1) if args.json else format_report(r, args.task))
     elif args.command == "predict":
         from shoptasks.inference import predict
         options = {k: getattr(args, k) for k in PREDICT_OPTIONS if getattr(args, k) is not None}
-        r = predict(args.task, args.model, args.input, args.output, dict(args.columns), args.keep_columns, options,
-                    quiet=False, resume=args.resume)
+        r = predict(args.task, args.model, args.input, args.output, dict(args.columns or ()), args.keep_columns,
+                    options, quiet=False, resume=args.resume)
         counts = [f"{r['skipped_empty']} rows with an empty text skipped"] * bool(r["skipped_empty"])
         counts += [f"{what}: {n}" for what, n in r["notes"].items() if n]
         print(f"{r['rows']} rows predicted into {r['output']}" + "".join(f"; {c}" for c in counts))
@@ -296,8 +310,10 @@ def tune_command(args):
 def list_tasks():
     "Print each usable task with the columns it reads; report broken plugins on stderr and exit 2 if there are any."
     from shoptasks.plugins import task_registry, broken_plugins
-    for name, (cls, plugin) in task_registry().items():
-        print(f"{name:<22}{cls.kind:<10}{plugin:<12}{cls.description}")
+    tasks = task_registry()
+    width = max([22, *(len(n) + 2 for n in tasks)])
+    for name, (cls, plugin) in tasks.items():
+        print(f"{name:<{width}}{cls.kind:<10}{plugin + ' ':<12}{cls.description}")
         print(f"{'':<4}reads {task_columns(cls)}")
     if not task_registry():
         print("no tasks: install a task plugin (a distribution with an entry point in the 'shoptasks' group)")

@@ -12,6 +12,7 @@ import numpy as np, torch
 from tqdm.auto import tqdm
 from .errors import ShoptasksError, check
 from .model import load_pretrained
+from .tokenizer import FIELD_TOKENS, whole_characters
 from .backbones import attention_for, pad, pooling_for
 from .tasks import Task, _text
 from .metrics import AttributeChecker, COLOURS, MATERIALS, RetrievalBaseline, TemplateBaseline
@@ -42,7 +43,7 @@ def check_decoding(options: dict) -> dict:
 # %% ../nbs/05c_generation.ipynb #f13f9dde
 class GenerationTask(Task):
     "A task that writes a text for each row; subclasses name their columns, fields and target field."
-    kind = "generate"
+    kind, kind_noun = "generate", "generation"
     headline = "rouge_l"
     report_metrics = ("rouge_l", "rouge_2", "bleu", "distinct_2", "mean_length", "invented_rate", "contradiction_rate")
     segment_metrics = ("invented_rate",)
@@ -58,6 +59,16 @@ class GenerationTask(Task):
     vocabulary: dict | None = None     # attribute kind -> values, from the training split (`setup`)
     stock_repeats: int = 3             # a target text this often in the training split is a stock text
     stock: list | None = None          # the stock texts of the training split (`setup`)
+    final_eval_rows = 100              # decoding costs seconds a row on a CPU: the final evaluation scores a sample
+
+    @classmethod
+    def declaration_problem(cls) -> str | None:
+        "A target field or field that is not one of the tokenizer's field tokens."
+        named = [("target_field", cls.target_field), *((f"fields[{r!r}]", t) for r, t in cls.fields.items())]
+        for where, token in named:
+            if token not in FIELD_TOKENS:
+                return (f"task {cls.name!r} has {where} {token!r}, which is not a field token (field tokens: "
+                        f"{', '.join(FIELD_TOKENS)})")
 
     def parse_label(self, value):
         "The target text; None (the row is skipped and counted) when it is empty."
@@ -168,6 +179,7 @@ class GenerationTask(Task):
                 torch.manual_seed(0)
                 samples = self.generate(model, tokenizer, rows, precision, quiet, batch_size, **{**o, "do_sample": True,
                                         "num_beams": 1, "num_return_sequences": GUARD_SAMPLES, "temperature": 1.0})
+            samples = [[dict(c, sampled=True) for c in s] for s in samples]
             return self.guarded(rows, [a + sorted(b, key=lambda c: -c["score"]) for a, b in zip(out, samples)])
         model.eval()
         device, stops = next(model.parameters()).device, self.stop_ids(tokenizer)
@@ -199,14 +211,21 @@ class GenerationTask(Task):
         return AttributeChecker({"colour": COLOURS, "material": MATERIALS, **(self.vocabulary or {})})
 
     def guarded(self, rows, outputs) -> list:
-        """Each row's candidates, the first that states no invented attribute moved to the front (the first of all where
-        every one invents), marked with `guard` ('kept', 'changed' or 'all invent') and its `invented` values."""
+        """Each row's candidates, the guard's choice first: of those that state no attribute the input lacks and are not
+        near-empty (under half the median length of the row's candidates), the one that states the most of the
+        input's attributes (`recall`), then the likeliest (`score`); the first of all where none qualifies. The choice
+        is marked with `guard` ('kept', 'changed', 'all invent' or 'all empty'), every candidate with its `invented`
+        values and `recall`."""
         checker, result = self.checker(), []
         for row, candidates in zip(rows, outputs):
-            checked = [dict(c, invented=checker.check(c["text"], row["text"])["invented"]) for c in candidates]
-            clean = [c for c in checked if not c["invented"]]
-            first = clean[0] if clean else checked[0]
-            verdict = "all invent" if not clean else "kept" if first is checked[0] else "changed"
+            checked = [dict(c, invented=checker.check(c["text"], row["text"])["invented"],
+                            recall=checker.recall(c["text"], row["text"])) for c in candidates]
+            typical = float(np.median([len(c["ids"]) for c in checked]))
+            usable = [c for c in checked if c["text"] and not c["invented"]]
+            full = [c for c in usable if len(c["ids"]) >= typical / 2] or usable
+            first = max(full, key=lambda c: (c["recall"] or 0, c["score"])) if full else checked[0]
+            verdict = (("kept" if first is checked[0] else "changed") if full else
+                       "all invent" if any(c["invented"] for c in checked) else "all empty")
             result.append([dict(first, guard=verdict), *(c for c in checked if c is not first)])
         return result
 
@@ -214,7 +233,8 @@ class GenerationTask(Task):
         ids = ids.tolist()
         end = next((i for i, t in enumerate(ids) if t in stops), len(ids))
         kept = scores[:max(end, 1)] if len(scores) > 1 else scores
-        return dict(text=tokenizer.decode(ids[:end], skip_special_tokens=True).strip(), ids=ids[:end],
+        text = whole_characters(tokenizer.decode(ids[:end], skip_special_tokens=True)).strip()
+        return dict(text=text, ids=ids[:end],
                     score=float(kept[torch.isfinite(kept)].mean()) if torch.isfinite(kept).any() else 0.0)
 
     def infer(self, model, tokenizer, rows, precision: str = "fp32", quiet: bool = True, **options) -> tuple:
@@ -227,15 +247,28 @@ class GenerationTask(Task):
         return [o[0]["text"] for o in outputs], [o[0]["score"] for o in outputs]
 
     def output_rows(self, outputs) -> list:
-        "What `predict` writes per row: the text and score, the alternatives (`generated_2`, ...), the guard's verdict."
+        """What `predict` writes per row: the text and score, the alternatives asked for (`generated_2`, ...; not the
+        guard's samples), the guard's verdict."""
         def row(cands):
             out = {}
-            for i, c in enumerate(cands, 1):
+            for i, c in enumerate([cands[0], *(c for c in cands[1:] if not c.get("sampled"))], 1):
                 suffix = "" if i == 1 else f"_{i}"
                 out.update({f"generated{suffix}": c["text"], f"score{suffix}": round(c["score"], 4)})
             if "guard" in cands[0]:
                 invented = cands[0]["invented"].items()
                 out.update(guard=cands[0]["guard"], invented="; ".join(f"{k}: {', '.join(v)}" for k, v in invented))
+            return out
+        return [row(o) for o in outputs]
+
+    def json_rows(self, outputs) -> list:
+        """Each row's text and score as the HTTP service answers them, with the guard's verdict and what the text
+        invents, and the other `candidates` (text, score and, with the guard, what each invents) as a list."""
+        def row(cands):
+            first, keys = cands[0], ("text", "score", "invented")
+            out = dict(generated=first["text"], score=round(first["score"], 4))
+            if "guard" in first: out.update(guard=first["guard"], invented=first["invented"])
+            out["candidates"] = [{k: round(c[k], 4) if k == "score" else c[k] for k in keys if k in c}
+                                 for c in cands[1:]]
             return out
         return [row(o) for o in outputs]
 
@@ -251,7 +284,7 @@ class GenerationTask(Task):
 
     def notes(self, examples, outputs=None) -> dict:
         "How many rows have a stock text as target, and (given the outputs) how many prompts lost their start."
-        notes = {}
+        notes = super().notes(examples, outputs)
         if self.stock is not None and all("label" in r for r in examples.rows):
             fresh = len(self.subsets(examples).get("rows without a stock target", examples.rows))
             stock = f"rows whose target is a stock text (seen {self.stock_repeats}+ times in training)"

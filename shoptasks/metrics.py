@@ -162,6 +162,12 @@ class AttributeChecker:
         contradicted = {k: vs for k, vs in invented.items() if vs and given[k] and k != "number"}
         return dict(invented={k: vs for k, vs in invented.items() if vs}, contradicted=contradicted)
 
+    def recall(self, output: str, source: str) -> float | None:
+        "The share of the attribute values `source` states that `output` states too; None where it states none."
+        said, given = self.mentions(output), self.mentions(source)
+        pairs = [(k, v) for k, vs in given.items() for v in vs]
+        return sum(v in said[k] for k, v in pairs) / len(pairs) if pairs else None
+
     def _occurs(self, kind, value, source) -> bool:
         return kind != "number" and bool(_pattern([value]).search(source.lower()))
 

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['RUN_CONFIG', 'PretrainConfig', 'BigramLM', 'spread_windows', 'eval_windows', 'masked_batch', 'evaluate_lm',
-           'prepare_run', 'pretrain', 'format_report', 'load_run', 'generate']
+           'prepare_run', 'pretrain', 'corpus_tokens_per_word', 'format_report', 'load_run', 'generate']
 
 # %% ../nbs/04b_pretraining.ipynb #e18d660f
 import json, math, time
@@ -15,7 +15,7 @@ import numpy as np, torch
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer
 from .errors import check, check_numbers
-from .tokenizer import train_tokenizer, check_vocab_size
+from .tokenizer import train_tokenizer, check_vocab_size, whole_characters
 from .sample import sample_path
 from .data import (read_texts, split_of, pack_corpus, load_tokens, WindowSampler, window_batch, mask_tokens,
                             write_atomic)
@@ -152,10 +152,11 @@ def evaluate_lm(model, tokens, context: int, batch_size: int, objective: str, to
 # %% ../nbs/04b_pretraining.ipynb #2909600d
 RUN_CONFIG = "pretrain_config.json"
 
-def prepare_run(cfg: PretrainConfig, quiet: bool = False) -> Path:
-    "Validate the corpus, train or load the tokenizer and pack the tokens into the run directory `cfg.out`."
+def prepare_run(cfg: PretrainConfig, quiet: bool = False, overwrite: bool = False) -> Path:
+    """Validate the corpus, train or load the tokenizer and pack the tokens into the run directory `cfg.out` (which
+    replaces an earlier run there, with `overwrite`, once it is ready)."""
     out, corpus = Path(cfg.out), cfg.corpus()
-    check_out_dir(out, cfg, RUN_CONFIG)
+    check_out_dir(out, cfg, RUN_CONFIG, overwrite=overwrite)
     with staged_dir(out) as staging:
         started = time.perf_counter()
         if cfg.tokenizer: tok = load_pretrained(AutoTokenizer.from_pretrained, cfg.tokenizer, "tokenizer directory")
@@ -176,21 +177,22 @@ def prepare_run(cfg: PretrainConfig, quiet: bool = False) -> Path:
 
 # %% ../nbs/04b_pretraining.ipynb #f8891beb
 def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, model=None, resume: bool = False,
-             **kwargs) -> dict | None:
+             overwrite: bool = False, **kwargs) -> dict | None:
     """Pretrain a model as `cfg` (or keyword arguments for `PretrainConfig`) says; returns the final metrics.
     `model`, any initialised Hugging Face LM, replaces the one `cfg.preset` builds (to compare architectures).
-    `resume` continues the run in `cfg.out` from its last checkpoint. Under torchrun, rank 0 returns the metrics."""
+    `resume` continues the run in `cfg.out` from its last checkpoint; `overwrite` replaces an earlier run there.
+    Under torchrun, rank 0 returns the metrics."""
     cfg = cfg or PretrainConfig(**kwargs)
-    with run_lock(Path(cfg.out)): return _pretrain(cfg, quiet, model, resume)
+    with run_lock(Path(cfg.out)): return _pretrain(cfg, quiet, model, resume, overwrite)
 
-def _pretrain(cfg: PretrainConfig, quiet: bool, model, resume: bool) -> dict | None:
+def _pretrain(cfg: PretrainConfig, quiet: bool, model, resume: bool, overwrite: bool = False) -> dict | None:
     started = time.perf_counter()
     device = default_device()
     rank, world = init_distributed(device)
     out, (per_rank, micro) = Path(cfg.out), batch_split(cfg, world)
-    if resume: check_out_dir(out, cfg, RUN_CONFIG, resume=True)
+    check_out_dir(out, cfg, RUN_CONFIG, resume, overwrite)
     with removed_on_failure(out, resume):
-        if not resume: on_rank0(prepare_run, cfg, quiet)
+        if not resume: on_rank0(prepare_run, cfg, quiet, overwrite)
         torch.manual_seed(cfg.seed)
         tok = AutoTokenizer.from_pretrained(out)
         causal = cfg.objective == "causal"
@@ -233,13 +235,20 @@ def _pretrain(cfg: PretrainConfig, quiet: bool, model, resume: bool) -> dict | N
                    processes=world, model=type(model).__name__, stop_reason=trainer.stop_reason,
                    val_ppl=final["val"]["ppl"], val_bigram_ppl=final["val"]["bigram_ppl"],
                    test_ppl=final["test"]["ppl"], test_bigram_ppl=final["test"]["bigram_ppl"], bigram_k=bigram.k,
-                   eval_tokens={s: f["tokens"] for s, f in final.items()},
+                   eval_tokens={s: f["tokens"] for s, f in final.items()}, tokens_per_word=corpus_tokens_per_word(out),
                    **json.loads((out/"data"/"timing.json").read_text()),
                    wall_time_s=time.perf_counter() - started)
     write_atomic(out/RUN_CONFIG, json.dumps(trainer.replay_config(), indent=1))
     write_atomic(out/"metrics.json", json.dumps(metrics, indent=1))
     if not quiet: print(format_report(metrics))
     return metrics
+
+def corpus_tokens_per_word(run) -> float | None:
+    "Tokens per word of a pretraining run's training text (its packed corpus's counts); None for older runs."
+    meta = Path(run)/"data"/"meta.json"
+    if not meta.exists(): return None
+    train = json.loads(meta.read_text())["splits"]["train"]
+    return (train["tokens"] - train["documents"]) / train["words"] if train.get("words") else None
 
 # %% ../nbs/04b_pretraining.ipynb #519aa196
 def format_report(m: dict) -> str:
@@ -264,6 +273,13 @@ def generate(run, prompt: str, n: int = 3, max_new_tokens: int = 40, temperature
              top_k: int | None = 50, greedy: bool = False, seed: int = 0) -> list[str]:
     "`n` texts: `prompt` and a continuation by the model in `run` (as Hugging Face's text-generation pipeline returns)."
     from shoptasks.model import generate_ids
+    from shoptasks.generation import GenerationTask
+    from shoptasks.finetune import FINETUNE_CONFIG
+    from shoptasks.inference import run_kind, check_finished
+    kind, task = run_kind(run)
+    check(kind in ("", "pretraining", GenerationTask.kind_noun),
+          f"{run} is a {kind} run of {task}; generate needs a pretraining or generation run")
+    if kind: check_finished(run, RUN_CONFIG if kind == "pretraining" else FINETUNE_CONFIG)
     model, tok = load_run(run)
     ids = tok(prompt, return_tensors="pt")["input_ids"]
     check(ids.size(1) > 0, "the prompt is empty")
@@ -273,5 +289,6 @@ def generate(run, prompt: str, n: int = 3, max_new_tokens: int = 40, temperature
                          eos_token_id=tok.eos_token_id) for _ in range(1 if greedy else n)]
     def text(o):                                          # up to the end of the document, field tokens kept
         new = o[0, ids.size(1):].tolist()
-        return prompt + tok.decode(new[:new.index(tok.eos_token_id)] if tok.eos_token_id in new else new)
+        return prompt + whole_characters(tok.decode(new[:new.index(tok.eos_token_id)] if tok.eos_token_id in new
+                                                    else new))
     return [text(o) for o in outs]

@@ -75,7 +75,7 @@ class ShoptasksForNextItem(ShoptasksForCausalLM):
 class RankingTask(Task):
     """A task that ranks the catalogue for each history of items; subclasses name the event columns and, where a
     source needs one, a protocol (`keep_event`, `min_item_events`)."""
-    kind, adapts_backbone = "rank", False
+    kind, kind_noun, adapts_backbone = "rank", "ranking", False
     columns = dict(user=("user_id", "session_id"), time=("timestamp", "time"), item=("item_id",),
                    text=("description", "title"))
     text_roles, target_roles, optional = ("user", "time", "item", "text"), (), ("text",)
@@ -104,8 +104,7 @@ class RankingTask(Task):
         """The histories of `path` (user -> events `(time, item, text, line, raw)` in time order, consecutive repeats
         collapsed), each user's segment groups, counts of what was dropped or mended, and the columns read."""
         roles = [*self.text_roles, *self.segments]
-        unknown = sorted(set(columns or {}) - set(roles))
-        if unknown: raise ShoptasksError(f"{self.name} has no role {unknown[0]!r} (roles: {', '.join(roles)})")
+        self.check_roles(columns, roles)
         chosen, by_user, seen, kinds = None, defaultdict(list), set(), {}
         counts = Counter()
         for line, raw in self.read(path):
@@ -285,8 +284,9 @@ class RankingTask(Task):
     def infer(self, model, vocab, rows, precision: str = "fp32", quiet: bool = True, k: int = 20,
               exclude_seen: bool = False, **options) -> tuple:
         """For each row its `k` likeliest next `items` with their probabilities (`scores`), and how many of its items
-        the model does not know (`unknown`); with `exclude_seen`, no item of the history. Also the mean loss of the
-        rows' targets, where they have them."""
+        the model does not know (`unknown`); with `exclude_seen`, no item of the history. A history of no item the
+        model knows gets the most popular items, their share of the training events as scores, and
+        `fallback="popularity"`. Also the mean loss of the rows' targets, where they have them."""
         if options: raise ShoptasksError(f"{self.name} takes the options k and exclude_seen, not {', '.join(options)}")
         check(k >= 1, f"k must be >= 1, not {k}")
         was_training, device = model.training, next(model.parameters()).device
@@ -294,6 +294,8 @@ class RankingTask(Task):
         known = [vocab.ids(r["inputs"]["items"]) for r in rows]
         ids = [i[-self.max_history:] for i in known]
         out = [dict(items=[], scores=[], unknown=len(r["inputs"]["items"]) - len(i)) for r, i in zip(rows, known)]
+        for o, r, i in zip(out, rows, known):
+            if not i: o.update(self.popular(k, set(r["inputs"]["items"]) if exclude_seen else set()))
         todo = [j for j in np.argsort([len(i) for i in ids], kind="stable") if ids[j]]
         losses = []
         for s in tqdm(range(0, len(todo), 256), desc="ranking", leave=False, disable=quiet):
@@ -316,6 +318,12 @@ class RankingTask(Task):
         model.train(was_training)
         return out, (float(np.mean(losses)) if losses else None)
 
+    def popular(self, k: int, seen: set) -> dict:
+        "The `k` most popular items (none of `seen`), their share of the training events, marked as a fallback."
+        total = sum((self.popularity or {}).values()) or 1
+        top = [(x, n) for x, n in (self.popularity or {}).items() if x not in seen][:k]
+        return dict(items=[x for x, _ in top], scores=[round(n / total, 6) for _, n in top], fallback="popularity")
+
     def validate(self, model, vocab, rows, precision: str = "fp32") -> dict:
         "The targets' loss and the ranking metrics of the validation rows."
         out, loss = self.infer(model, vocab, rows, precision)
@@ -331,17 +339,22 @@ class RankingTask(Task):
         return [dict(items=";".join(o["items"]), scores=";".join(f"{s:.6f}" for s in o["scores"])) for o in outputs]
 
     def json_rows(self, outputs) -> list:
-        "Each history's ranked items with their probabilities, and how many of its items the model does not know."
-        return [dict(items=o["items"], scores=o["scores"], unknown=o["unknown"]) for o in outputs]
+        """Each history's ranked items with their probabilities, how many of its items the model does not know, and
+        the `fallback` that ranked it where the model could not."""
+        return [dict(items=o["items"], scores=o["scores"], unknown=o["unknown"],
+                     **({"fallback": o["fallback"]} if "fallback" in o else {})) for o in outputs]
 
     def highlights(self, row, output: dict) -> list:
         "The history's next item, where the ranked list has it."
         return [row["label"]] if row.get("label") in output["items"].split(";") else []
 
     def state(self) -> dict:
-        return dict(popularity=self.popularity, max_history=self.max_history, text_items=self.text_items)
+        return dict(popularity=self.popularity, max_history=self.max_history, text_items=self.text_items,
+                    min_item_events=self.min_item_events, min_user_events=self.min_user_events)
 
-    def load_state(self, state: dict): super().load_state({"text_items": 0, **state})
+    def load_state(self, state: dict):                  # runs before text items and filter options kept their defaults
+        super().load_state({"text_items": 0, "min_item_events": type(self).min_item_events,
+                            "min_user_events": type(self).min_user_events, **state})
 
     def metrics(self) -> dict:
         if "_metrics" not in self.__dict__:
@@ -372,7 +385,8 @@ class RankingTask(Task):
         if self.text_items: notes["items whose embedding started from their text"] = self.text_items
         if outputs is not None:
             notes["history items the model does not know, ignored"] = sum(o["unknown"] for o in outputs)
-            notes["histories with no item the model knows, not ranked"] = sum(not o["items"] for o in outputs)
+            fallback = sum("fallback" in o for o in outputs)
+            notes["histories with no item the model knows, ranked by popularity"] = fallback
         return notes
 
 # %% ../nbs/05d_ranking.ipynb #fa642500
@@ -436,9 +450,12 @@ class ItemKNN(Popularity):
 def recommend(run, histories, k: int = 10, exclude_seen: bool = False):
     """The `k` likeliest next items (id and probability) of a history (a list of item ids) by the fine-tuned ranking
     run `run`; for a list of histories, a list of those."""
-    from shoptasks.inference import load_finetuned
+    from shoptasks.inference import load_finetuned, run_kind
     from shoptasks.trainer import pick_precision
-    model, vocab, task, _ = load_finetuned(run)
+    kind, name = run_kind(run)
+    what = f"a {kind} run" + (f" of {name}" if name else "") if kind else "not a shoptasks run"
+    check(kind == RankingTask.kind_noun, f"{run} is {what}; recommend needs a ranking run")
+    model, vocab, task, _ = load_finetuned(run, verb="recommend")
     one = bool(histories) and not isinstance(histories[0], (list, tuple))
     rows = [dict(inputs=dict(items=[str(x) for x in h])) for h in ([histories] if one else histories)]
     out, _ = task.infer(model, vocab, rows, pick_precision("auto"), k=k, exclude_seen=exclude_seen)

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['CSS', 'read_run', 'curves_png', 'confusion_png', 'segments_png', 'ranking_png', 'data_card', 'limitations',
-           'score_table', 'finetune_blocks', 'task_description', 'intended_use', 'pretrain_blocks', 'study_blocks',
-           'report_blocks', 'to_html', 'to_markdown', 'report']
+           'score_table', 'finetune_blocks', 'sample_outputs', 'task_description', 'intended_use', 'pretrain_blocks',
+           'best_trial_table', 'study_blocks', 'report_blocks', 'to_html', 'to_markdown', 'report']
 
 # %% ../nbs/10_report.ipynb #7ee53d65
 import base64, html, io, json, math, re
@@ -37,7 +37,7 @@ def _png(fig) -> bytes:
     import matplotlib.pyplot as plt
     buf = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=90)
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")      # long tick labels are kept whole
     plt.close(fig)
     return buf.getvalue()
 
@@ -150,6 +150,11 @@ def limitations(metrics: dict) -> list:
                        f"{seg['best']} {best['score']:.3f} (n = {worst['n']} and {best['n']}).")
         if seg.get("left_out"):
             out.append(f"Groups of {role} too small to score: {', '.join(seg['left_out'])}.")
+    if (metrics.get("tokenizer_fit") or {}).get("warning"):
+        out.insert(0, f"**Warning:** {metrics['tokenizer_fit']['warning']}.")
+    if t.get("empty_outputs"):
+        from shoptasks.finetune import empty_outputs
+        out.insert(0, f"**Warning:** {empty_outputs(t)}.")
     out += [f"{what}: {n:,}." for what, n in t.get("notes", {}).items() if n]
     out.append(f"Scored on {t['rows']:,} test rows; differences much smaller than 1/sqrt(rows) = "
                f"{1 / math.sqrt(max(t['rows'], 1)):.3f} are within noise.")
@@ -197,9 +202,9 @@ def finetune_blocks(run: dict, samples: int = 8) -> list:
         blocks.append(("h3", f"{t['headline']} per segment"))
         blocks += [("img", png, f"{t['headline']} by {r}") for r, png in segs if png]
     if run["outputs"]:
-        rows = run["outputs"][:samples]
+        rows, how = sample_outputs(run["outputs"], samples)
         fields = [k for k in rows[0] if k not in ("line", "highlights")]
-        blocks += [("h3", f"Sample outputs (the first {len(rows)} test rows)"),
+        blocks += [("h3", f"Sample outputs ({len(rows)} test rows, {how})"),
                    ("samples", fields, [[_cell(r.get(k)) for k in fields] for r in rows],
                     [r.get("highlights", []) for r in rows])]
         if any(r.get("highlights") for r in rows):
@@ -220,6 +225,18 @@ def finetune_blocks(run: dict, samples: int = 8) -> list:
         blocks += [("p", "**Per segment (test).**"), ("table", ["segment", "group", "rows", f"model {t['headline']}",
                                                                            f"baseline {t['headline']}"], segment_rows)]
     return blocks
+
+def sample_outputs(outputs: list, n: int) -> tuple[list, str]:
+    """`n` of a run's test outputs that show its range, and how they were chosen: one of each target in turn where
+    targets repeat (a classifier's classes), else rows spread evenly over the split."""
+    by_target = {}
+    for o in outputs: by_target.setdefault(json.dumps(o.get("target"), sort_keys=True), []).append(o)
+    if len(outputs) <= n: return outputs, "all of them"
+    if len(by_target) * 2 > len(outputs):
+        return [outputs[i * len(outputs) // n] for i in range(n)], "spread evenly over the split"
+    groups = [g[:: max(1, len(g) // n)] for g in by_target.values()]          # each target's rows, spread
+    picked = [g[i] for i in range(n) for g in groups if i < len(g)][:n]
+    return sorted(picked, key=outputs.index), f"taking each of the {len(by_target)} targets in turn"
 
 def task_description(name: str) -> str:
     from shoptasks.plugins import task_registry
@@ -245,6 +262,21 @@ def pretrain_blocks(run: dict) -> list:
     if curves: blocks += [("h3", "Training"), ("img", curves, "training and validation loss by step")]
     return blocks
 
+def best_trial_table(s: dict) -> tuple | None:
+    "The study's best trial against its baseline on validation and test (from the trial's own run), if it has one."
+    best = next((t for t in s["trials"] if t["number"] == s["best"]), None)
+    metrics = Path(best["out"])/"metrics.json" if best and best.get("out") else None
+    if not (metrics and metrics.exists()): return None
+    m = json.loads(metrics.read_text())
+    if "val_ppl" in m:
+        return ("table", ["", "val perplexity", "test perplexity"],
+                [[f"best trial ({best['number']})", _f(m["val_ppl"]), _f(m["test_ppl"])],
+                 [f"baseline: bigram (add-k={m['bigram_k']:g})", _f(m["val_bigram_ppl"]), _f(m["test_bigram_ppl"])]])
+    h = m["test"]["headline"]
+    return ("table", ["", f"val {h}", f"test {h}"],
+            [[f"best trial ({best['number']})", _f(m["val"]["model"][h]), _f(m["test"]["model"][h])],
+             [f"baseline: {m['test']['baseline_name']}", _f(m["val"]["baseline"][h]), _f(m["test"]["baseline"][h])]])
+
 def study_blocks(run: dict) -> list:
     s = run["summary"]
     params = sorted({k for t in s["trials"] for k in t["params"]})
@@ -255,6 +287,8 @@ def study_blocks(run: dict) -> list:
                [[t["number"], t["state"].lower(), _f(t["value"]), _f(t["steps"]),
                  *(_f(t["params"].get(k)) for k in params)]
                 for t in s["trials"]])]
+    best = best_trial_table(s)
+    if best: blocks += [("h3", "The best trial against its baseline"), best]
     for p in s.get("plots", []):
         blocks.append(("img", (run["path"]/p).read_bytes(), Path(p).stem.replace("_", " ")))
     blocks += [("p", f"Not plotted: {name} ({why})") for name, why in s.get("plots_left_out", {}).items()]

@@ -61,7 +61,7 @@ class ServedRun:
         check(self.path.is_dir(), f"{self.path}: no such run directory")
         check((self.path/"model.safetensors").exists(),
               f"{self.path}: no model.safetensors (serving loads safetensors only)")
-        self.model, self.tokenizer, self.task, self.info = load_finetuned(self.path)
+        self.model, self.tokenizer, self.task, self.info = load_finetuned(self.path, verb="serve")
         self.precision, self.version = pick_precision("auto"), weights_version(self.path)
         self.checker = copy.deepcopy(self.tokenizer)    # requests are measured on the event loop, batches run in a
                                                         # thread: a fast tokenizer may not be used by both at once

@@ -8,7 +8,8 @@ __all__ = ['KINDS', 'PRODUCT_FIELDS', 'Examples', 'Task', 'joined', 'age_band', 
 
 # %% ../nbs/05b_tasks.ipynb #e60193c7
 import json, re
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from safetensors.torch import load_file
@@ -34,16 +35,23 @@ class Examples:
     unlabelled: int = 0               # rows whose label `parse_label` gave as None (skipped), over the whole file
     fields: list = field(default_factory=list)    # the input columns kept in each row's `fields`
     counts: dict = field(default_factory=dict)    # what reading found besides (a ranking task's dropped events, say)
+    split_rows: int | None = None     # the rows of the whole split, where these are a sample of it (`spread`)
 
     def __len__(self): return len(self.rows)
     def texts(self): return [r["text"] for r in self.rows]
     def labels(self): return [r["label"] for r in self.rows]
+
+    def spread(self, n: int | None) -> "Examples":
+        "At most `n` of the rows, evenly spread over the split (all of them for None)."
+        if n is None or len(self) <= n: return self
+        return replace(self, rows=self.rows[:: len(self) // n][:n], split_rows=len(self))
 
 class Task:
     "A marketing task; subclasses set the attributes and implement the methods (see the table above)."
     name: str = ""
     description: str = ""
     kind: str = ""
+    kind_noun: str = ""                # the kind in words, as in "a classification run"
     columns: dict = {}
     text_roles: tuple = ("text",)
     target_roles: tuple = ("label",)
@@ -59,10 +67,15 @@ class Task:
     streams: bool = True
     serve_options: dict = {}
     adapts_backbone: bool = True
+    final_eval_rows: int | None = None # validation and test rows the end of a fine-tune scores; None: all
 
     def parse_label(self, value):
         "The label of a raw value; None to skip the row (counted); `ValueError` with what was expected for a bad one."
         return value
+
+    @classmethod
+    def declaration_problem(cls) -> str | None:
+        "Why the task's declaration is wrong for its kind (checked when it registers), or None."
 
     def load(self, source=None, split: str | None = None, columns: dict | None = None, labelled: bool = True,
              keep: bool | list = False) -> Examples:
@@ -82,8 +95,7 @@ class Task:
         path = Path(source) if source else sample_path(self.sample)
         found.source = str(path)
         roles = [*self.text_roles, *(["label"] if labelled else []), *self.segments]
-        unknown = sorted(set(columns or {}) - set(roles) - {"label"})
-        if unknown: raise ShoptasksError(f"{self.name} has no role {unknown[0]!r} (roles: {', '.join(roles)})")
+        self.check_roles(columns, [*roles, "label"])
         chosen = None
         for line, raw in self.read(path):
             if chosen is None:
@@ -120,18 +132,28 @@ class Task:
         try: return self.parse_label(value)
         except ValueError as e: raise ShoptasksError(f"{path}: line {line}: {column} is {value!r}: {e}") from None
 
+    def check_roles(self, columns: dict | None, roles: list):
+        "Refuse a column map that names roles the task lacks, naming all of them and the task's roles."
+        unknown = [r for r in columns or {} if r not in roles]
+        if unknown:
+            raise ShoptasksError(f"{self.name} has no role{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))} "
+                                 f"(roles: {', '.join(dict.fromkeys(roles))})")
+
     def _map_columns(self, path, available, roles, mapping) -> dict:
+        """Role -> column of a file with the columns `available`: a column that `mapping` names (a list: the first of
+        them present, then the task's own names, as a run's remembered map is read), else the first of the task's."""
         chosen = {}
         for role in roles:
-            if role in mapping:
+            if isinstance(mapping.get(role), str):
                 check(mapping[role] in available,
                       f"{path} has no column {mapping[role]!r} for {role} (columns: {', '.join(available)})")
                 chosen[role] = mapping[role]; continue
             tried = self.columns.get(role, ())
-            tried = [tried] if isinstance(tried, str) else list(tried)
+            tried = [*mapping.get(role, ()), *([tried] if isinstance(tried, str) else tried)]
             found = next((c for c in tried if c in available), None)
             if found: chosen[role] = found
             elif role not in self.segments and role not in self.optional:     # segments are always optional
+                tried = list(dict.fromkeys(tried))
                 raise ShoptasksError(f"{path} has no column for {role} (tried {', '.join(map(repr, tried)) or 'none'}; "
                                      f"columns: {', '.join(available)}). Pass --column {role}=NAME")
         return chosen
@@ -177,7 +199,9 @@ class Task:
     def score(self, predicted, rows, names=None) -> dict: raise NotImplementedError
     def baseline(self): raise NotImplementedError
     def baselines(self) -> list: return [self.baseline()]
-    def notes(self, examples, outputs=None) -> dict: return {}
+    def notes(self, examples, outputs=None) -> dict:
+        "What reading and setting up the rows found (`examples.counts`: rows left out, say), for the report."
+        return dict(examples.counts)
     def subsets(self, examples) -> dict: return {}
 
 def _text(v) -> str:
@@ -214,7 +238,7 @@ def with_products(path: Path, rows, into: str):
 # %% ../nbs/05b_tasks.ipynb #69b5c800
 class ClassificationTask(Task):
     "A task that gives each text one label of a set; subclasses name their columns (and labels, if fixed)."
-    kind = "classify"
+    kind, kind_noun = "classify", "classification"
     labels: list | None = None
     bias: list | None = None
     headline = "macro_f1"
@@ -224,24 +248,34 @@ class ClassificationTask(Task):
     dropout: float = 0.1
     pooling: str | None = None
 
+    min_class_rows: int = 5            # a label with fewer training rows is not learnt: its rows are left out
+
     def parse_label(self, value):
+        "The label of a value; None (the row is skipped and counted) for an empty one."
         v = _text(value)
+        if not v: return None
         if self.labels is not None and v not in self.labels:
             raise ValueError(f"expected one of {', '.join(self.labels)}")
-        if not v: raise ValueError("expected a label, not an empty value")
         return v
 
     def setup(self, train, *others):
-        "Fix the label set from `train` (where the task has none) and check that `others` use no other label."
-        if train is not None and self.labels is None: self.labels = sorted(set(train.labels()))
+        """Fix the label set from `train` (where the task has none): the labels of `min_class_rows` training rows or
+        more. Rows of any other label (too rare to learn, or seen only outside training) are left out of every split
+        and counted in its `counts`."""
+        if train is not None and self.labels is None:
+            counts = Counter(train.labels())
+            self.labels = sorted(l for l, n in counts.items() if n >= self.min_class_rows)
         if train is not None:
-            check(len(self.labels) >= 2,
-                  f"{train.source}: the training split has only one label ({', '.join(self.labels)})")
-        for split in others:
-            bad = next((r for r in split.rows if r["label"] not in self.labels), None)
-            if bad:
-                raise ShoptasksError(f"{split.source}: line {bad['line']}: label {bad['label']!r} is not one the model "
-                                     f"knows ({', '.join(self.labels)})")
+            check(len(self.labels) >= 2, f"{train.source}: the training split has fewer than 2 labels with "
+                                         f"{self.min_class_rows} rows or more ({', '.join(self.labels) or 'none'})")
+        for split in (train, *others):
+            if split is None: continue
+            unknown = Counter(r["label"] for r in split.rows if r["label"] not in self.labels)
+            if not unknown: continue
+            split.rows = [r for r in split.rows if r["label"] in self.labels]
+            shown = ", ".join(f"{l!r}" for l, _ in unknown.most_common(3)) + (", ..." if len(unknown) > 3 else "")
+            split.counts[f"rows of {len(unknown)} label{'s' * (len(unknown) > 1)} with fewer than "
+                         f"{self.min_class_rows} training rows ({shown}), left out"] = sum(unknown.values())
 
     def build(self, backbone, device: str = "cpu") -> tuple:
         "The backbone at `backbone` with this task's head on its pooled states, and its tokenizer."
@@ -319,7 +353,11 @@ class ClassificationTask(Task):
         self.bias = (-max(taus, key=score) * log_prior).tolist()
 
     def state(self) -> dict:
-        return dict(labels=self.labels, max_length=self.max_length, bias=self.bias, pooling=self.pooling)
+        return dict(labels=self.labels, max_length=self.max_length, bias=self.bias, pooling=self.pooling,
+                    min_class_rows=self.min_class_rows)
+
+    def load_state(self, state: dict):                  # runs from before the option kept the default
+        super().load_state({"min_class_rows": type(self).min_class_rows, **state})
 
     def metrics(self) -> dict:
         "The `evaluate` modules by name, loaded once per task."
@@ -353,6 +391,7 @@ def task_problem(cls) -> str | None:
     if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", cls.name or ""): return f"task name {cls.name!r} is not kebab-case"
     if cls.kind not in KINDS: return f"task {cls.name!r} has kind {cls.kind!r}, expected one of {', '.join(KINDS)}"
     if not cls.description: return f"task {cls.name!r} has no description"
+    return cls.declaration_problem()
 
 def load_task(name: str) -> Task:
     "A new instance of the registered task `name`."

@@ -39,11 +39,13 @@ def test_predict_ranks_each_history_of_a_log(ranked, tmp_path):
             "--exclude-seen")
     assert r.returncode == 0, r.stderr
     assert "3 rows predicted" in r.stdout and "history items the model does not know, ignored: 2" in r.stdout
-    assert "histories with no item the model knows, not ranked: 1" in r.stdout
+    assert "histories with no item the model knows, ranked by popularity: 1" in r.stdout
     rows = list(csv.DictReader(open(tmp_path/"recs.csv")))
     assert [r["user_id"] for r in rows] == ["u1", "u2", "u3"] and list(rows[0]) == ["user_id", "items", "scores"]
     first = rows[0]["items"].split(";")
-    assert len(first) == 5 and not {"P0001", "P0002"} & set(first) and rows[2]["items"] == ""
+    assert len(first) == 5 and not {"P0001", "P0002"} & set(first)
+    popular = list(json.loads((run/"task.json").read_text())["popularity"])
+    assert rows[2]["items"].split(";") == popular[:5]                        # only unknown items: the most popular
     scores = [float(s) for s in rows[0]["scores"].split(";")]
     assert scores == sorted(scores, reverse=True) and 0 < scores[0] <= 1
 
@@ -73,6 +75,7 @@ def test_online_retail_protocol_and_baselines(shared_data):
     "The issue's protocol on the real file: its counts, and the baselines' reference figures on the test split."
     from shoptasks.tasks import load_task
     task = load_task("next-item")
+    task.min_item_events = 5                                                     # the published protocol's filter
     source = shared_data/"online_retail"/"online_retail.csv.gz"
     train, val, test = (task.load(source, s) for s in ("train", "val", "test"))
     assert len(test) == len(val) == 4198 and len(train) == 9973                 # long histories train as windows of 50

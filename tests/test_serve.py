@@ -2,7 +2,7 @@
 import asyncio, json, subprocess, sys, time
 from pathlib import Path
 import httpx, pytest
-from conftest import cli, free_port, one_line_error
+from conftest import ROOT, cli, free_port, one_line_error
 from shoptasks.ranking import ITEMS_FILE
 
 KEY = "s3cret-key"
@@ -67,12 +67,28 @@ def test_predictions_of_every_kind(server, runs):
                                                        "options": {"max_new_tokens": 8}})
     assert r.status_code == 200, r.text
     p = r.json()["predictions"][0]
-    assert isinstance(p["generated"], str) and p["guard"] in ("kept", "changed", "all invent"), p
+    assert isinstance(p["generated"], str) and p["guard"] in ("kept", "changed", "all invent", "all empty"), p
+    assert isinstance(p["candidates"], list) and not any(k.startswith("generated_") for k in p), p
     item = json.loads((runs["next"]/ITEMS_FILE).read_text())[0]
     r = post(server, "/v1/runs/next/predict", {"inputs": [{"items": [item]}], "options": {"k": 5}})
     assert r.status_code == 200, r.text
     p = r.json()["predictions"][0]
     assert len(p["items"]) == 5 and p["scores"] == sorted(p["scores"], reverse=True) and p["unknown"] == 0
+    r = post(server, "/v1/runs/next/predict", {"inputs": [{"items": ["no-such-item"]}], "options": {"k": 3}})
+    p = r.json()["predictions"][0]                                  # nothing known: the most popular, said so
+    popular = list(json.loads((runs["next"]/"task.json").read_text())["popularity"])
+    assert (p["items"], p["fallback"], p["unknown"]) == (popular[:3], "popularity", 1), p
+
+def test_the_readmes_curl_examples_work(server, tmp_path):
+    "The README's requests as a user pastes them, with curl and their headers, against runs of the same names."
+    block = (ROOT/"README.md").read_text().split("shoptasks serve sentiment=runs/sentiment")[1].split("```")[0]
+    commands = [c for c in block.replace("\\\n", " ").splitlines() if c.startswith("curl ")]
+    assert len(commands) == 2 and all("Content-Type: application/json" in c for c in commands), commands
+    (tmp_path/"key.txt").write_text(KEY + "\n")
+    for command in commands:
+        r = subprocess.run(["bash", "-c", command.replace("localhost:8000", server)], cwd=tmp_path,
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and len(json.loads(r.stdout)["predictions"]) == 1, (command, r.stdout, r.stderr)
 
 @pytest.mark.parametrize("path,body,headers,status,detail", [
     ("/v1/runs/nope/predict", {"inputs": [{"text": "x"}]}, AUTH, 404, "no run 'nope' (runs: sentiment, descriptions, next)"),

@@ -150,7 +150,7 @@ def test_backbone_that_is_not_a_model(tmp_path):
     assert not (tmp_path/"run").exists()
 
 def test_evaluate_and_predict_need_a_fine_tuned_run(backbone, tmp_path):
-    assert "not a fine-tuned shoptasks run" in fails("evaluate", "review-sentiment", "--model", backbone)
+    assert "is a pretraining run; evaluate needs a fine-tuning run of review-sentiment" in fails("evaluate", "review-sentiment", "--model", backbone)
     (tmp_path/"in.csv").write_text("text\nnice\n")
     msg = fails("predict", "review-sentiment", "--model", backbone, "--input", tmp_path/"in.csv", "--output", tmp_path/"out.txt")
     assert "out.txt: the output must be a .csv or .jsonl file" in msg and not (tmp_path/"out.txt").exists()

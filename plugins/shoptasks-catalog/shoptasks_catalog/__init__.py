@@ -37,9 +37,8 @@ class ProductCategory(ClassificationTask):
     max_length = 192
 
     def parse_label(self, value):
-        top = top_category(value)
-        if not top: raise ValueError("expected a category or a category path")
-        return top
+        "The top level of a category path; None (the row is skipped and counted) for an empty one."
+        return top_category(value) or None
 
 SPECIFICATION = re.compile(r'\{(?:"key"=>"((?:[^"\\]|\\.)*)", )?"value"=>"((?:[^"\\]|\\.)*)"\}')
 

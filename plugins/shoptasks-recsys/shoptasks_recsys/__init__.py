@@ -10,8 +10,9 @@ from shoptasks.ranking import RankingTask
 class NextItem(RankingTask):
     """Online Retail's protocol: rows without a CustomerID, cancelled invoices (InvoiceNo "C...") and Quantity <= 0
     are dropped; of duplicate (customer, InvoiceDate, StockCode) rows the first is kept; each customer's rows in
-    InvoiceDate order (ties in file order), consecutive repeats collapsed; then items with fewer than 5 events are
-    dropped, then customers with fewer than 3."""
+    InvoiceDate order (ties in file order), consecutive repeats collapsed; then customers with fewer than 3 items are
+    dropped. The published protocol also drops items with fewer than 5 events (`--min-item-events 5`); the default
+    keeps every item, as a shop's own session log has many items of few events."""
     name = "next-item"
     description = "The next item a customer buys or views, ranked over the whole catalogue."
     sample = "events.csv"
@@ -19,7 +20,6 @@ class NextItem(RankingTask):
                    item=("StockCode", "item_id"), text=("Description", "description", "product"),
                    country=("Country", "country"), segment=("segment",))
     segments = dict(country=category, segment=category)
-    min_item_events = 5
 
     def keep_event(self, raw) -> bool:
         "Not a return: no cancelled invoice, no quantity below one (where the file has those columns)."
