@@ -74,7 +74,8 @@ DECODING_FLAGS = [("--max-new-tokens", int, "tokens to generate at most"), ("--n
                   ("--repetition-penalty", float, "divide the scores of tokens already used by this"),
                   ("--no-repeat-ngram-size", int, "never repeat an n-gram of this size"),
                   ("--num-return-sequences", int, "alternatives per row (generated_2, ...)")]
-PREDICT_OPTIONS = [f[2:].replace("-", "_") for f, _, _ in DECODING_FLAGS] + ["do_sample", "guard", "k", "exclude_seen"]
+PREDICT_OPTIONS = [f[2:].replace("-", "_") for f, _, _ in DECODING_FLAGS] + ["do_sample", "guard", "constrain", "k",
+                                                                             "exclude_seen"]
 
 def _column_list(text: str) -> list:
     names = [c.strip() for c in text.split(",") if c.strip()]
@@ -177,6 +178,8 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     g.add_argument("--sample", dest="do_sample", action="store_const", const=True, help="sample instead of searching")
     g.add_argument("--guard", action="store_const", const=True,
                    help="prefer, among several candidates, one that states no attribute its input lacks")
+    g.add_argument("--constrain", action="store_const", const=True,
+                   help="decode so that no attribute value its input lacks can be written")
     g = p.add_argument_group("ranking tasks")
     g.add_argument("--k", type=int, help="items to rank per history (default 20)")
     g.add_argument("--exclude-seen", action="store_const", const=True, help="rank no item the history already has")

@@ -44,13 +44,16 @@ class FinetuneConfig(TrainConfig):
     out: str                           # run directory to create
     data: str | None = None            # .csv or .jsonl (optionally .gz) or .parquet; None: the generated sample
     columns: dict = field(default_factory=dict)   # role -> column, over the task's defaults
-    max_length: int | None = None      # tokens per text; None: the task's
+    max_length: int | None = None      # tokens a row's input may take (a generation task's prompt and target, a
+                                       # ranking task's items of a history); None: the task's
     head_lr_scale: float = 10.0        # the head's rate, as a multiple of `lr`
     layer_decay: float = 0.8           # each backbone layer's rate, as a multiple of the one above
     eval_rows: int = 1000              # validation rows per periodic evaluation
     final_eval_rows: int | None = None # validation and test rows (evenly spread) the final evaluation scores; None:
                                        # the task's bound (generation: 100, as decoding is slow), else all
-    min_class_rows: int = 5            # classification: labels with fewer training rows are left out, rows counted
+    min_class_rows: int | None = None  # classification: labels with fewer training rows are left out, rows counted;
+                                       # None: the task's (5)
+    retrieve: int | None = None        # generation: nearest training rows shown in the prompt; None: the task's (0)
     min_item_events: int | None = None # ranking: items with fewer events are dropped; None: the task's (1)
     min_user_events: int | None = None # ranking: histories with fewer items are dropped (>= 3); None: the task's (3)
     batch_size: int = 32
@@ -71,6 +74,7 @@ class FinetuneConfig(TrainConfig):
         check(isinstance(self.columns, dict), "columns must map roles to column names")
         check_numbers(self, "max_length", "head_lr_scale", "eval_rows", "final_eval_rows", "min_class_rows",
                       "min_item_events")
+        check_numbers(self, "retrieve", strict=False)
         check(self.min_user_events is None or (isinstance(self.min_user_events, int) and self.min_user_events >= 3),
               f"min_user_events must be a whole number >= 3 (leave-last-out needs three items), "
               f"not {self.min_user_events!r}")
@@ -145,12 +149,15 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
     with run_lock(Path(cfg.out)): return _finetune(cfg, quiet, resume, overwrite)
 
 def configured_task(cfg: FinetuneConfig) -> Task:
-    "The task of `cfg`, with the run's settings of it (the length it reads, its data filters) applied."
+    """The task of `cfg`, with the run's settings of it (the length it reads, its data filters, its neighbours)
+    applied; a setting the task does not have is a one-line error."""
     task = load_task(cfg.task)
     settings = dict(max_length=cfg.max_length, min_class_rows=cfg.min_class_rows, min_item_events=cfg.min_item_events,
-                    min_user_events=cfg.min_user_events)
+                    min_user_events=cfg.min_user_events, retrieve=cfg.retrieve)
     for name, value in settings.items():
-        if value is not None and hasattr(task, name): setattr(task, name, value)
+        if value is None: continue
+        check(hasattr(task, name), f"--{name.replace('_', '-')} does not apply to {task.name} (a {task.kind_noun} task)")
+        setattr(task, name, value)
     return task
 
 def _finetune(cfg: FinetuneConfig, quiet: bool, resume: bool, overwrite: bool = False) -> dict | None:

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['COLOURS', 'MATERIALS', 'ATTRIBUTE_KINDS', 'RANKING_KS', 'confusion', 'Accuracy', 'MacroF1', 'PerClass',
            'ConfusionMatrix', 'load_metric', 'words', 'Rouge', 'Bleu', 'Distinct', 'Length', 'number_value',
-           'AttributeChecker', 'Invented', 'segment_scores', 'TfidfBaseline', 'RetrievalBaseline', 'words_and_pairs',
-           'TemplateBaseline', 'Ranking']
+           'AttributeChecker', 'Invented', 'segment_scores', 'TfidfBaseline', 'Retriever', 'RetrievalBaseline',
+           'words_and_pairs', 'TemplateBaseline', 'Ranking']
 
 # %% ../nbs/06_metrics.ipynb #4ede9d8c
 import re
@@ -172,7 +172,9 @@ class AttributeChecker:
         return kind != "number" and bool(_pattern([value]).search(source.lower()))
 
 class Invented(evaluate.Metric):
-    "Shares of outputs that state an attribute value their input lacks: overall, per kind, and contradicting it."
+    """Shares of outputs that state an attribute value their input lacks: overall, per kind, and contradicting it;
+    and `attribute_recall`, the mean share of the values an input states that its output states too (over the rows
+    whose input states any: a writer that says nothing invents nothing, and recalls nothing)."""
     def _info(self):
         return _info(self.__doc__, _TEXTS, "predictions: generated texts; references: the input text of each row; "
                                            "vocabulary: kind -> attribute values")
@@ -183,6 +185,8 @@ class Invented(evaluate.Metric):
         out = dict(invented_rate=share(lambda c: bool(c["invented"])),
                    contradiction_rate=share(lambda c: bool(c["contradicted"])))
         out.update({f"invented_{k}": share(lambda c, k=k: k in c["invented"]) for k in ATTRIBUTE_KINDS})
+        recalls = [r for r in (checker.recall(p, s) for p, s in zip(predictions, references)) if r is not None]
+        out["attribute_recall"] = float(np.mean(recalls)) if recalls else 0.0
         return out
 
 # %% ../nbs/06_metrics.ipynb #545d060a
@@ -237,19 +241,33 @@ class TfidfBaseline:
         return self
 
 # %% ../nbs/06_metrics.ipynb #f5e7c761
+class Retriever:
+    "The training rows nearest a text, by TF-IDF cosine similarity of the input texts (their words and word pairs)."
+    def __init__(self, texts: list):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        self.vec = TfidfVectorizer(analyzer=words_and_pairs, sublinear_tf=True)
+        self.x = self.vec.fit_transform(texts)
+
+    def nearest(self, texts: list, k: int = 1, excluded=None, chunk: int = 1000) -> list:
+        """The indices of the `k` training rows most like each of `texts`, best first (ties: the earlier row);
+        `excluded(i)`, the training rows that text `i` may not retrieve."""
+        out = []
+        for s in range(0, len(texts), chunk):
+            sims = (self.vec.transform(texts[s:s + chunk]) @ self.x.T).toarray()
+            for i in range(len(sims) if excluded else 0): sims[i, list(excluded(s + i))] = -np.inf
+            out += np.argsort(-sims, axis=1, kind="stable")[:, :k].tolist()
+        return out
+
 class RetrievalBaseline:
-    "The target of the nearest training row, by TF-IDF cosine similarity of the inputs."
+    "The target of the nearest training row, by TF-IDF cosine similarity of the inputs (`Retriever`)."
     name = "nearest training row (TF-IDF)"
 
     def fit(self, train_rows, val_rows=None):
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        self.vec = TfidfVectorizer(analyzer=words_and_pairs, sublinear_tf=True)
-        self.x, self.targets = self.vec.fit_transform([r["text"] for r in train_rows]), [r["label"] for r in train_rows]
+        self.retriever, self.targets = Retriever([r["text"] for r in train_rows]), [r["label"] for r in train_rows]
         return self
 
     def predict(self, rows) -> list:
-        sims = self.vec.transform([r["text"] for r in rows]) @ self.x.T
-        return [self.targets[i] for i in np.asarray(sims.argmax(1)).ravel()]
+        return [self.targets[n[0]] for n in self.retriever.nearest([r["text"] for r in rows])]
 
     def get_params(self) -> dict: return {}
     def set_params(self): return self

@@ -38,6 +38,8 @@ class PretrainConfig(TrainConfig):
     n_layer: int | None = None       # Transformer blocks, over the preset's
     n_head: int | None = None        # attention heads, over the preset's
     d_model: int | None = None       # width, over the preset's
+    context: int | None = None       # tokens the model reads at once, over the preset's (small: 256; 512 for long
+                                     # product pages)
     objective: Literal["causal", "masked"] = "causal"   # causal (next token) or masked (BERT-style)
     loss_chunk: int | None = None    # rows of logits the loss makes at a time; None: 32M logits' worth; 0: all at once
     eval_windows: int = 64           # windows per periodic evaluation
@@ -46,7 +48,7 @@ class PretrainConfig(TrainConfig):
     def __post_init__(self):
         super().__post_init__()
         check(self.preset in PRESETS, f"unknown preset {self.preset!r} (known: {', '.join(PRESETS)})")
-        check_numbers(self, "eval_windows", "final_eval_windows", "n_layer", "n_head", "d_model")
+        check_numbers(self, "eval_windows", "final_eval_windows", "n_layer", "n_head", "d_model", "context")
         check_numbers(self, "loss_chunk", strict=False)
         shape = self.shape()
         check(shape["d_model"] % shape["n_head"] == 0,
@@ -54,8 +56,8 @@ class PretrainConfig(TrainConfig):
         if self.tokenizer is None: check_vocab_size(self.vocab_size)
 
     def shape(self) -> dict:
-        "The model's layers, heads and width: the preset's, with any given here over them."
-        given = dict(n_layer=self.n_layer, n_head=self.n_head, d_model=self.d_model)
+        "The model's layers, heads, width and context: the preset's, with any given here over them."
+        given = dict(n_layer=self.n_layer, n_head=self.n_head, d_model=self.d_model, context=self.context)
         return {k: PRESETS[self.preset][k] if v is None else v for k, v in given.items()}
 
     def corpus(self) -> str:

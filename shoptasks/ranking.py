@@ -96,6 +96,14 @@ class RankingTask(Task):
     texts: dict | None = None          # item -> its text, where the events give one (`setup`)
     text_items: int = 0                # items whose embedding started from their text (`build` with a backbone)
 
+    @property
+    def max_length(self) -> int:
+        "A ranking model reads `max_history` items: `--max-length` sets it."
+        return self.max_history
+
+    @max_length.setter
+    def max_length(self, n: int): self.max_history = n
+
     def keep_event(self, raw: dict) -> bool:
         "Whether an event row counts (a source's protocol drops returns, say); rows without a user never count."
         return True

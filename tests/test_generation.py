@@ -20,6 +20,7 @@ def described(backbone, shop_dir, tmp_path_factory):
 def test_product_description_on_the_sample_shop(described, shop_dir, tmp_path):
     run, stdout = described
     assert "rouge_l" in stdout and "model + guard" in stdout and "baseline: nearest training row (TF-IDF)" in stdout
+    assert "model + constraint" in stdout and "attribute_recall" in stdout
     report = json.loads((run/"metrics.json").read_text())["test"]
     assert report["rows"] == 40 and report["shown"][0] == "rouge_l" and 0 <= report["model"]["rouge_l"] <= 1
     assert report["baseline"]["rouge_l"] > 0.3                       # the sample's descriptions share their phrasing
@@ -82,10 +83,17 @@ def test_product_description_on_flipkart(shared_data, backbone, tmp_path):
     assert "  rows with unreadable specifications: 1" in r.stdout
     assert notes["rows whose target is a stock text (seen 3+ times in training)"] == 0    # every description differs
     assert report["subsets"] == {}                                   # so no second table of non-stock rows
-    assert 0 < notes["prompts longer than 31 tokens, cut to their end"] <= 210          # the tiny backbone's context
+    shortened = notes["prompts longer than 31 tokens, shortened to fit (the name kept)"]   # the tiny model's context
+    assert 0 < notes["prompts whose specifications was shortened"] <= shortened <= 210
+    from shoptasks.inference import load_finetuned
+    _, tok, task, _ = load_finetuned(tmp_path/"run")
+    row = max(task.load(shared_data/"flipkart_products"/"products.csv", "test").rows, key=lambda r: len(task.prompt(r)))
+    ids, cut = task.prompt_ids(row, tok)
+    assert len(ids) == 31 and "name" not in cut and tok.decode(ids).startswith(f"<|title|>{row['inputs']['name']}")
     assert report["baseline"]["rouge_l"] > 0.5                       # retrieval: .570 on all test rows
     template = report["other_baselines"]["template of the row's fields"]
     assert template["invented_rate"] < 0.05 < template["rouge_l"] < report["baseline"]["rouge_l"]
+    assert template["attribute_recall"] > report["model"]["attribute_recall"] >= 0   # the template says what it is given
     vocabulary = json.loads((tmp_path/"run"/"task.json").read_text())["vocabulary"]
     assert "Multicolor" in vocabulary["colour"] and "Ceramic" in vocabulary["material"]   # from the specifications
 
@@ -147,3 +155,47 @@ def test_marketing_copy_on_the_sample_shop_and_slogans(shared_data, backbone, tm
     assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path/"slogans"/"metrics.json").read_text())["test"]
     assert report["split_rows"] == 199 and "audience" in report["segments"]["model"]          # industries
+
+def test_retrieve_and_edit_without_leakage(backbone, shop_dir, tmp_path):
+    "With --retrieve, the prompt shows training rows' inputs and targets: never a row's own, only training rows."
+    run = tmp_path/"run"
+    r = finetune(["--data", shop_dir/"products.csv"], backbone, run, "4", "--retrieve", "1", "--final-eval-rows", "8")
+    assert r.returncode == 0, r.stderr
+    from shoptasks.tasks import load_task
+    task = load_task("product-description")
+    train, test = (task.load(shop_dir/"products.csv", s) for s in ("train", "test"))
+    info = json.loads((run/"task.json").read_text())
+    assert info["retrieve"] == 1 and info["index"] == [[r["text"], r["label"]] for r in train.rows]   # training only
+    task.retrieve = 3
+    task.setup(train, test)
+    for i, row in enumerate(train.rows):                              # no row sees itself or a row of its target
+        assert i not in row["neighbours"] and all(train.rows[j]["label"] != row["label"] for j in row["neighbours"])
+    assert all(len(r["neighbours"]) == 3 for r in test.rows)
+    j = test.rows[0]["neighbours"][0]
+    assert task.prompt(test.rows[0]).startswith(f"<|item|>{train.rows[j]['text']}<|description|>{train.rows[j]['label']}")
+    few = tmp_path/"few.csv"
+    few.write_text("".join((shop_dir/"products.csv").read_text().splitlines(True)[:11]))
+    r = cli("predict", "product-description", "--model", run, "--input", few, "--output", tmp_path/"d.csv")
+    assert r.returncode == 0, r.stderr
+    info["index"] = None                                                # a run whose index is lost refuses to run
+    (run/"task.json").write_text(json.dumps(info))
+    msg = one_line_error(cli("predict", "product-description", "--model", run, "--input", few, "--output",
+                             tmp_path/"e.csv"))
+    assert "retrieves 1 neighbours but has no index of training rows" in msg and not (tmp_path/"e.csv").exists()
+
+def test_max_length_applies_to_generation_and_ranking(backbone, shop_dir, tmp_path):
+    r = finetune(["--data", shop_dir/"products.csv"], backbone, tmp_path/"gen", "2", "--max-length", "40",
+                 "--final-eval-rows", "4")
+    assert r.returncode == 0, r.stderr
+    info = json.loads((tmp_path/"gen"/"task.json").read_text())
+    assert info["max_prompt"] + info["max_target"] + 1 <= 40 and info["max_target"] == 20
+    msg = one_line_error(finetune(["--data", shop_dir/"products.csv"], backbone, tmp_path/"long", "2",
+                                  "--max-length", "100"))
+    assert "max_length 100 is over the 64 tokens" in msg and not (tmp_path/"long").exists()
+    r = cli("finetune", "next-item", "--data", shop_dir/"events.csv", "--out", tmp_path/"rank", "--max-steps", "2",
+            "--eval-every", "2", "--max-length", "5")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path/"rank"/"task.json").read_text())["max_history"] == 5
+    msg = one_line_error(cli("finetune", "next-item", "--data", shop_dir/"events.csv", "--out", tmp_path/"x",
+                             "--max-steps", "2", "--retrieve", "2"))
+    assert "--retrieve does not apply to next-item (a ranking task)" in msg

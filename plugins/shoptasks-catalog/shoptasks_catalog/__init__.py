@@ -70,15 +70,16 @@ class ProductDescription(GenerationTask):
             if key.lower() in self.SPECIFIED: found.setdefault(self.SPECIFIED[key.lower()], []).append(value)
         return found
 
-    def prompt(self, row) -> str:
+    def prompt_parts(self, row) -> list:
+        "The name, brand, category path, specifications (with colour, material and size) and price, in that order."
         v = row["inputs"]
         attributes = [*(specifications(v.get("specifications")) or []),
                       *((k, v[k]) for k in ("colour", "material", "size") if v.get(k))]
-        parts = [("<|title|>", v.get("name")), ("<|brand|>", v.get("brand")),
-                 ("<|category|>", " > ".join(category_levels(v.get("category")))),
-                 ("<|attributes|>", "; ".join(f"{k}: {x}" if k else x for k, x in attributes)),
-                 ("<|price|>", v.get("price"))]
-        return "".join(f"{field}{x}" for field, x in parts if x) + self.target_field
+        parts = [("name", "<|title|>", v.get("name")), ("brand", "<|brand|>", v.get("brand")),
+                 ("category", "<|category|>", " > ".join(category_levels(v.get("category")))),
+                 ("specifications", "<|attributes|>", "; ".join(f"{k}: {x}" if k else x for k, x in attributes)),
+                 ("price", "<|price|>", v.get("price"))]
+        return [p for p in parts if p[2]]
 
     def template(self, row) -> str:
         "A fixed sentence: the name, brand and category, the specifications, the price."
