@@ -211,7 +211,7 @@ def plot_study(study, folder: Path) -> tuple[list, dict]:
             fig.set_size_inches(max(8, 1.8 * len(fig.axes[0].get_xticks())), 4.8)
             for ax in fig.axes: ax.tick_params(axis="x", labelrotation=25)
         fig.tight_layout()
-        tmp = folder/f".{name}.tmp.png"
+        tmp = folder/f".{name}.{os.getpid()}.tmp.png"       # processes sharing a study write their plots at once
         fig.savefig(tmp, dpi=100, bbox_inches="tight")
         plt.close(fig)
         os.replace(tmp, folder/f"{name}.png")
