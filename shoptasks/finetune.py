@@ -156,7 +156,8 @@ def configured_task(cfg: FinetuneConfig) -> Task:
                     min_user_events=cfg.min_user_events, retrieve=cfg.retrieve)
     for name, value in settings.items():
         if value is None: continue
-        check(hasattr(task, name), f"--{name.replace('_', '-')} does not apply to {task.name} (a {task.kind_noun} task)")
+        check(hasattr(task, name),
+              f"--{name.replace('_', '-')} does not apply to {task.name} (a {task.kind_noun} task)")
         setattr(task, name, value)
     return task
 

@@ -403,7 +403,8 @@ class AbsentValues:
         self.checker, self.ends = checker, defaultdict(list)       # a sequence's tokens but its last -> (last, value)
         forms = [(k, v, s) for k, vs in checker.vocabulary.items() for v in vs
                  for f in dict.fromkeys((v, v.lower(), v.capitalize(), v.title())) for s in (f, f" {f}")]
-        for (kind, value, _), ids in zip(forms, tokenizer([s for *_, s in forms], add_special_tokens=False)["input_ids"]):
+        encoded = tokenizer([s for *_, s in forms], add_special_tokens=False)["input_ids"]
+        for (kind, value, _), ids in zip(forms, encoded):
             if ids: self.ends[tuple(ids[:-1])].append((ids[-1], (kind, value.lower())))
         self.longest = max(map(len, self.ends), default=0)
         self.digits = torch.tensor([i for i in range(len(tokenizer))
