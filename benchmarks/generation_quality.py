@@ -27,14 +27,16 @@ TASKS = {"product-description": DATA/"flipkart_products"/"products.csv",
 REVIEWS = DATA/"womens_clothing_reviews"/"reviews.csv.gz"
 SHOWN = ("rouge_l", "rouge_2", "bleu", "distinct_2", "invented_rate", "contradiction_rate", "attribute_recall")
 
-def write_corpus(path: Path) -> dict:
-    "The pretraining corpus, one document a line: every task's training rows (prompt + target), then review texts."
+def write_corpus(path: Path, retrieve: int) -> dict:
+    """The pretraining corpus, one document a line: every task's training rows as the fine-tune reads them (their
+    `retrieve` neighbours, never of their own target, then prompt and target), then review texts."""
     counts, docs = {}, []
     for name, data in TASKS.items():
         task = load_task(name)
-        rows = task.load(data, "train").rows
-        docs += [task.prompt(r) + r["label"] for r in rows]
-        counts[name] = len(rows)
+        task.retrieve, train = retrieve, task.load(data, "train")
+        task.setup(train)
+        docs += [task.prompt(r) + r["label"] for r in train.rows]
+        counts[name] = len(train)
     reviews = list(read_texts(REVIEWS, "Review Text"))
     path.write_text("".join(" ".join(d.split()) + "\n" for d in docs + reviews))
     return dict(counts, reviews=len(reviews))
@@ -53,7 +55,7 @@ def main(pretrain_minutes: float, minutes: float, retrieve: int, context: int, o
     out.mkdir(parents=True, exist_ok=True)
     lm = out/"lm"
     if not (lm/"metrics.json").exists():
-        print(f"corpus: {write_corpus(out/'corpus.txt')}", flush=True)
+        print(f"corpus: {write_corpus(out/'corpus.txt', retrieve)}", flush=True)
         print(format_pretraining(pretrain(data=str(out/"corpus.txt"), out=str(lm), preset="small", context=context,
                                           minutes=pretrain_minutes, eval_every=500, quiet=True, overwrite=True)),
               flush=True)

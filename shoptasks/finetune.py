@@ -135,10 +135,14 @@ def tokenizer_fit(backbone, tokenizer, train, rows: int = 500) -> dict:
     return fit
 
 # %% ../nbs/07_finetune.ipynb #6826de12
-def test_outputs(task: Task, examples, outputs) -> list:
-    "Each row's line, input, target and model output (`output_rows`), with the words `highlights` marks."
-    return [dict(line=r["line"], input=r["text"], target=r.get("label"), **o, highlights=task.highlights(r, o))
-            for r, o in zip(examples.rows, task.output_rows(outputs))]
+def test_outputs(task: Task, examples, outputs, baseline) -> list:
+    """Each row's line, input, what the model was shown beside it (`shown`), target, model output (`output_rows`) and
+    the `baseline`'s prediction side by side, with the words `highlights` marks in each output."""
+    column, first = f"baseline: {baseline.name}", task.output_columns[0]
+    def text(p): return ";".join(p) if isinstance(p, list) else p       # a ranked list as `predict` writes it
+    return [dict(line=r["line"], input=r["text"], **task.shown(r), target=r.get("label"), **o, **{column: text(b)},
+                 highlights=task.highlights(r, o), baseline_highlights=task.highlights(r, {first: text(b)}))
+            for r, o, b in zip(examples.rows, task.output_rows(outputs), baseline.predict(examples.rows))]
 
 def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: bool = False, overwrite: bool = False,
              **kwargs) -> dict | None:
@@ -233,7 +237,7 @@ def _finetune(cfg: FinetuneConfig, quiet: bool, resume: bool, overwrite: bool = 
     write_atomic(out/TASK_INFO, json.dumps({**info, "baseline": baselines[0].get_params()}, indent=1))
     write_atomic(out/FINETUNE_CONFIG, json.dumps(trainer.replay_config(), indent=1))
     write_atomic(out/TEST_OUTPUTS,
-                 "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in test_outputs(task, test, test_out[0])))
+                 "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in test_outputs(task, test, test_out[0], baselines[0])))
     write_atomic(out/"metrics.json", json.dumps(report, indent=1))
     if not quiet: print(format_report(report["test"], task.name), format_times(report), sep="\n")
     return report

@@ -54,7 +54,8 @@ class GenerationTask(Task):
     serve_options = dict(guard=True)
     fields: dict = {}                  # role -> the field token before its value in the prompt
     target_field: str = ""             # the field token the target follows
-    max_prompt: int = 192              # prompt tokens kept (a longer prompt's longest fields are shortened)
+    max_prompt: int | None = None      # prompt tokens kept (a longer prompt's longest fields are shortened); None:
+                                       # what the context leaves beside the target
     max_target: int = 128              # target tokens trained on
     max_length: int | None = None      # prompt and target tokens together; None: the backbone's context
     name_role: str | None = None       # the role a prompt never shortens (the product's name); None: the first
@@ -65,7 +66,7 @@ class GenerationTask(Task):
     stock: list | None = None          # the stock texts of the training split (`setup`)
     final_eval_rows = 100              # decoding costs seconds a row on a CPU: the final evaluation scores a sample
     retrieve: int = 0                  # nearest training rows whose input and target the prompt shows (retrieve, edit)
-    index: list | None = None          # the training rows' `[input text, target]` neighbours come from (`setup`)
+    index: list | None = None          # the training rows' `[input text, target, inputs]` neighbours come from (`setup`)
 
     @classmethod
     def declaration_problem(cls) -> str | None:
@@ -85,19 +86,25 @@ class GenerationTask(Task):
         return [(r, self.fields.get(r, ""), v) for r, v in row["inputs"].items() if v]
 
     def neighbour_parts(self, row) -> list:
-        """The prompt's parts that show the row's `retrieve` nearest training rows, each its input and then its target
-        after the target's field token, under `<|item|>` (none where the task retrieves nothing)."""
+        """The prompt's parts that show the row's `retrieve` nearest training rows (none where the task retrieves
+        nothing), each under `<|item|>`: its input parts under their own field tokens (roles `neighbour name`, ...),
+        then its target after the target's field token (`neighbour target`). An index of before the inputs were kept
+        shows a neighbour's input text."""
         if not self.retrieve: return []
         if "neighbours" not in row: self.find_neighbours([row])
-        return [("neighbour", "<|item|>", f"{text}{self.target_field}{target}")
-                for text, target in (self.index[j] for j in row["neighbours"])]
+        parts = []
+        for text, target, *inputs in (self.index[j] for j in row["neighbours"]):
+            shown = self.prompt_parts(dict(inputs=inputs[0])) if inputs else [("input", "", text)]
+            parts += [("neighbour", "<|item|>", ""), *((f"neighbour {r}", f, v) for r, f, v in shown),
+                      ("neighbour target", self.target_field, target)]
+        return parts
 
     def find_neighbours(self, rows, excluded=None):
         """Give each of `rows` that lacks them its `neighbours`: the indices of its `retrieve` nearest rows of `index`
         (the training split), none of `excluded(i)` for row `i`."""
         check(self.index, f"{self.name}: the run retrieves {self.retrieve} neighbours but has no index of training "
                           "rows; fine-tune it again")
-        if "_retriever" not in self.__dict__: self._retriever = Retriever([text for text, _ in self.index])
+        if "_retriever" not in self.__dict__: self._retriever = Retriever([entry[0] for entry in self.index])
         todo = [r for r in rows if "neighbours" not in r]
         found = self._retriever.nearest([r["text"] for r in todo], self.retrieve, excluded) if todo else []
         for r, n in zip(todo, found): r["neighbours"] = n
@@ -150,7 +157,7 @@ class GenerationTask(Task):
         counts = Counter(r["label"] for r in train.rows)
         self.stock = sorted(t for t, n in counts.items() if n >= self.stock_repeats)
         if self.retrieve:                  # no row retrieves itself or another of its target: it would copy it
-            self.index = [[r["text"], r["label"]] for r in train.rows]
+            self.index = [[r["text"], r["label"], r["inputs"]] for r in train.rows]
             self.__dict__.pop("_retriever", None)
             same = defaultdict(list)
             for i, r in enumerate(train.rows): same[r["label"]].append(i)
@@ -174,7 +181,7 @@ class GenerationTask(Task):
               f"max_length {self.max_length} is over the {context} tokens {backbone} reads at once")
         context = self.max_length or context
         self.max_target = min(self.max_target, context // 2)
-        self.max_prompt = min(self.max_prompt, context - self.max_target - 1)
+        self.max_prompt = min(self.max_prompt or context, context - self.max_target - 1)
         return model, tok
 
     def load_model(self, run, device: str = "cpu") -> tuple:
@@ -346,6 +353,12 @@ class GenerationTask(Task):
     def highlights(self, row, output: dict) -> list:
         "The attribute values that the generated text states and the row's input lacks."
         return [v for vs in self.checker().check(output["generated"], row["text"])["invented"].values() for v in vs]
+
+    def shown(self, row) -> dict:
+        "The text of the nearest training row the prompt shows (where the task retrieves), for the report's samples."
+        if not self.retrieve: return {}
+        self.find_neighbours([row])
+        return {"neighbour shown": self.index[row["neighbours"][0]][1]}
 
     def state(self) -> dict:
         return dict(max_prompt=self.max_prompt, max_target=self.max_target, decoding=self.decoding,

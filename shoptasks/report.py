@@ -203,13 +203,16 @@ def finetune_blocks(run: dict, samples: int = 8) -> list:
         blocks += [("img", png, f"{t['headline']} by {r}") for r, png in segs if png]
     if run["outputs"]:
         rows, how = sample_outputs(run["outputs"], samples)
-        fields = [k for k in rows[0] if k not in ("line", "highlights")]
-        blocks += [("h3", f"Sample outputs ({len(rows)} test rows, {how})"),
-                   ("samples", fields, [[_cell(r.get(k)) for k in fields] for r in rows],
-                    [r.get("highlights", []) for r in rows])]
-        if any(r.get("highlights") for r in rows):
-            blocks.append(("p", "Marked: what the task highlights (a generated text's attribute values that its input "
-                                "does not have; a ranked list's next item)."))
+        fields = [k for k in rows[0] if k not in ("line", "highlights", "baseline_highlights")]
+        outputs = fields[fields.index("target") + 1:]
+        def marks(r): return [r.get("baseline_highlights", []) if k.startswith("baseline: ") else
+                              r.get("highlights", []) if k in outputs else [] for k in fields]
+        blocks += [("h3", f"Sample outputs ({len(rows)} test rows, {how}; the model beside its baseline)"),
+                   ("samples", fields, [[_cell(r.get(k)) for k in fields] for r in rows], [marks(r) for r in rows])]
+        if any(r.get("highlights") or r.get("baseline_highlights") for r in rows):
+            blocks.append(("p", "Marked: what the task highlights in the model's and the baseline's outputs (a "
+                                "generated text's attribute values that its input does not have; a ranked list's next "
+                                "item)."))
     segment_rows = [[r, g, v["n"], _f(v["score"]),
                      _f(t["segments"]["baseline"].get(r, {}).get("groups", {}).get(g, {}).get("score"))]
                     for r, s in t["segments"]["model"].items() for g, v in s["groups"].items()]
@@ -336,11 +339,9 @@ def to_html(blocks: list, title: str) -> str:
             out.append(f"<figure><img src='data:image/png;base64,{base64.b64encode(b[1]).decode()}' "
                        f"alt='{html.escape(b[2])}'><figcaption>{html.escape(b[2])}</figcaption></figure>")
         else:
-            marks = b[3] if b[0] == "samples" else [[]] * len(b[2])
+            marks = b[3] if b[0] == "samples" else [[[]] * len(b[1])] * len(b[2])      # each cell's marked words
             cls = " class='text'" if b[0] == "samples" else ""
-            # marks go on the outputs: the columns after a sample's input and target
-            def cells(r, m):
-                return "".join(f"<td{cls}>{_marked(str(c), m if k >= 2 else [])}</td>" for k, c in enumerate(r))
+            def cells(r, m): return "".join(f"<td{cls}>{_marked(str(c), w)}</td>" for c, w in zip(r, m))
             rows = "".join(f"<tr>{cells(r, m)}</tr>" for r, m in zip(b[2], marks))
             head = "".join(f"<th>{html.escape(str(h))}</th>" for h in b[1])
             out.append(f"<table class='{'samples' if b[0] == 'samples' else 'scores'}'><tr>{head}</tr>{rows}</table>")
@@ -358,9 +359,9 @@ def to_markdown(blocks: list, title: str) -> tuple[str, dict]:
             images[name] = b[1]
             out.append(f"![{b[2]}]({name})")
         else:
-            marks = b[3] if b[0] == "samples" else [()] * len(b[2])
+            marks = b[3] if b[0] == "samples" else [[()] * len(b[1])] * len(b[2])
             out.append("\n".join(["| " + " | ".join(cell(h) for h in b[1]) + " |", "|" + "---|" * len(b[1]),
-                                  *("| " + " | ".join(cell(c, m if k >= 2 else ()) for k, c in enumerate(r)) + " |"
+                                  *("| " + " | ".join(cell(c, w) for c, w in zip(r, m)) + " |"
                                     for r, m in zip(b[2], marks))]))
     return "\n\n".join(out) + "\n", images
 

@@ -191,6 +191,7 @@ class Task:
         "Each row's outputs as a JSON object (what the HTTP service answers): `output_rows` by default."
         return self.output_rows(outputs)
     def highlights(self, row, output: dict) -> list: return []
+    def shown(self, row) -> dict: return {}
     def calibrate(self, outputs, rows, train_rows): pass
     def state(self) -> dict: return {}
     def load_state(self, state: dict):

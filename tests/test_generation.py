@@ -171,14 +171,30 @@ def test_retrieve_and_edit_without_leakage(backbone, shop_dir, tmp_path):
     task = load_task("product-description")
     train, test = (task.load(shop_dir/"products.csv", s) for s in ("train", "test"))
     info = json.loads((run/"task.json").read_text())
-    assert info["retrieve"] == 1 and info["index"] == [[r["text"], r["label"]] for r in train.rows]   # training only
+    assert info["retrieve"] == 1 and info["index"] == [[r["text"], r["label"], r["inputs"]] for r in train.rows]
     task.retrieve = 3
     task.setup(train, test)
     for i, row in enumerate(train.rows):                              # no row sees itself or a row of its target
         assert i not in row["neighbours"] and all(train.rows[j]["label"] != row["label"] for j in row["neighbours"])
     assert all(len(r["neighbours"]) == 3 for r in test.rows)
     j = test.rows[0]["neighbours"][0]
-    assert task.prompt(test.rows[0]).startswith(f"<|item|>{train.rows[j]['text']}<|description|>{train.rows[j]['label']}")
+    shown = "".join(f"{field}{value}" for _, field, value in task.prompt_parts(train.rows[j]))   # its fields, its text
+    assert task.prompt(test.rows[0]).startswith(f"<|item|>{shown}<|description|>{train.rows[j]['label']}<|item|>")
+    samples = [json.loads(l) for l in (run/"test_outputs.jsonl").read_text().splitlines()]   # side by side
+    retrieval = "baseline: nearest training row (TF-IDF)"
+    assert list(samples[0])[:6] == ["line", "input", "neighbour shown", "target", "generated", "score"]
+    by_line = {r["line"]: r for r in test.rows}
+    for s in samples:
+        row = by_line[s["line"]]
+        assert s["neighbour shown"] == train.rows[row["neighbours"][0]]["label"] == s[retrieval]   # k=1: what it copies
+        assert s["baseline_highlights"] == task.highlights(row, {"generated": s[retrieval]})
+    marked = [s for s in samples if s["baseline_highlights"]]
+    assert marked, "the sample shop's neighbours state attributes the rows lack"
+    page = cli("report", run, "--out", tmp_path/"report")
+    assert page.returncode == 0, page.stderr
+    html = (tmp_path/"report"/"report.html").read_text()
+    assert "<th>neighbour shown</th>" in html and f"<th>{retrieval}</th>" in html
+    assert f"<mark>{marked[0]['baseline_highlights'][0]}</mark>".lower() in html.lower()
     few = tmp_path/"few.csv"
     few.write_text("".join((shop_dir/"products.csv").read_text().splitlines(True)[:11]))
     r = cli("predict", "product-description", "--model", run, "--input", few, "--output", tmp_path/"d.csv")
