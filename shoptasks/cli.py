@@ -17,7 +17,8 @@ DEMO_PROMPTS = ["<|title|>Aster navy", "<|item|>Kestrel red dress<|rating|>5<|re
 
 def demo(out: str = "runs/demo", minutes: float = 3.0, preset: str = "small", seed: int = 0) -> dict:
     """Generate the sample shop into `out/shop`, pretrain on it into `out/model`, fine-tune it for each task into
-    `out/tasks`, and write the report of them all into `out/report`."""
+    `out/tasks` (on its sample file, and on each of its `demo_samples` as a run of its own: `NAME-FILE`), and write
+    the report of them all into `out/report`."""
     import shutil
     from shoptasks.sample import make_shop, write_shop
     from shoptasks.pretraining import pretrain, generate
@@ -33,20 +34,21 @@ def demo(out: str = "runs/demo", minutes: float = 3.0, preset: str = "small", se
         for s in generate(Path(out)/"model", p, n=2, max_new_tokens=48, seed=seed): print("   ", s.replace("\n", " "))
     shutil.rmtree(Path(out)/"tasks", ignore_errors=True)
     runs = [Path(out)/"model"]
-    for name, (cls, plugin) in task_registry().items():
-        if not (cls.sample and cls.demo): continue
-        print(f"\nfine-tuning {name} (plugin {plugin}) on the sample shop, {DEMO_FINETUNE['max_steps']} steps")
-        try: report = finetune(task=name, backbone=str(Path(out)/"model"), out=str(Path(out)/"tasks"/name), seed=seed,
-                               quiet=True, **DEMO_FINETUNE)
+    demos = [(name, plugin, run, data) for name, (cls, plugin) in task_registry().items() if cls.sample and cls.demo
+             for run, data in [(name, cls.sample), *((f"{name}-{Path(f).stem}", f) for f in cls.demo_samples)]]
+    for name, plugin, run, data in demos:
+        print(f"\nfine-tuning {name} (plugin {plugin}) on the sample shop's {data}, {DEMO_FINETUNE['max_steps']} steps")
+        try: report = finetune(task=name, data=str(shop_dir/data), backbone=str(Path(out)/"model"),
+                               out=str(Path(out)/"tasks"/run), seed=seed, quiet=True, **DEMO_FINETUNE)
         except Exception as e:                            # a third party's task must not stop the others
             why = str(e) if isinstance(e, ShoptasksError) else f"{type(e).__name__}: {e}"
             print(f"shoptasks: task {name!r} (plugin {plugin!r}) failed, going on with the others: {why}",
                   file=sys.stderr)
-            metrics[name] = dict(error=why)
+            metrics[run] = dict(error=why)
             continue
-        print(format_report(report["test"], name), format_times(report), sep="\n")
-        metrics[name] = report["test"]
-        runs.append(Path(out)/"tasks"/name)
+        print(format_report(report["test"], run), format_times(report), sep="\n")
+        metrics[run] = report["test"]
+        runs.append(Path(out)/"tasks"/run)
     page = write_report(runs, Path(out)/"report", title="shoptasks demo: the sample shop")
     print(f"\nreport of everything trained: {page} (open it in a browser; report.md beside it)")
     return metrics

@@ -16,7 +16,7 @@ from .model import load_pretrained
 from .tokenizer import FIELD_TOKENS, whole_characters
 from .backbones import attention_for, pad, pooling_for
 from .tasks import Task, _text
-from .metrics import AttributeChecker, COLOURS, MATERIALS, RetrievalBaseline, Retriever, TemplateBaseline
+from .metrics import AttributeChecker, RetrievalBaseline, Retriever, TemplateBaseline
 from .trainer import autocast
 
 # %% ../nbs/05c_generation.ipynb #bc1d9b87
@@ -286,7 +286,7 @@ class GenerationTask(Task):
 
     def checker(self) -> AttributeChecker:
         "The attribute checker of this task: its training vocabulary and the built-in colours and materials."
-        return AttributeChecker({"colour": COLOURS, "material": MATERIALS, **(self.vocabulary or {})})
+        return AttributeChecker(self.vocabulary or {})
 
     def guarded(self, rows, outputs) -> list:
         """Each row's candidates, the guard's choice first: of those that state no attribute the input lacks and are not

@@ -141,9 +141,12 @@ def _pattern(values) -> re.Pattern | None:
     return re.compile("|".join(alternatives))
 
 class AttributeChecker:
-    "Finds the attribute values a text states, and those of an output its input does not contain."
+    """Finds the attribute values a text states, and those of an output its input does not contain: the values of
+    `vocabulary` (kind -> values, a task's from its training split) with the built-in colours and materials."""
     def __init__(self, vocabulary: dict):
-        self.vocabulary = {k: sorted({v.lower() for v in vs}) for k, vs in vocabulary.items()}
+        built_in = dict(colour=COLOURS, material=MATERIALS)
+        self.vocabulary = {k: sorted({v.lower() for v in (*built_in.get(k, ()), *vocabulary.get(k, ()))})
+                           for k in {**built_in, **vocabulary}}
         self.patterns = {k: _pattern(vs) for k, vs in self.vocabulary.items()}
 
     def mentions(self, text: str) -> dict:
@@ -179,7 +182,7 @@ class Invented(evaluate.Metric):
         return _info(self.__doc__, _TEXTS, "predictions: generated texts; references: the input text of each row; "
                                            "vocabulary: kind -> attribute values")
     def _compute(self, predictions, references, vocabulary=None):
-        checker = AttributeChecker({"colour": COLOURS, "material": MATERIALS, **(vocabulary or {})})
+        checker = AttributeChecker(vocabulary or {})
         checks = [checker.check(p, s) for p, s in zip(predictions, references)]
         share = lambda ok: float(np.mean([ok(c) for c in checks])) if checks else 0.0
         out = dict(invented_rate=share(lambda c: bool(c["invented"])),

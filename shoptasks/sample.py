@@ -6,7 +6,7 @@
 __all__ = ['CATEGORIES', 'COLOURS', 'MATERIALS', 'BRANDS', 'SIZES', 'SEGMENTS', 'EN_OPEN', 'EN_BODY', 'EN_CLOSE', 'STOCK',
            'ZH_OPEN', 'ZH_BODY', 'ZH_CLOSE', 'EN_WORDS', 'ZH_WORDS', 'AGE_BANDS', 'QUESTIONS', 'SOURCE', 'describe',
            'make_products', 'make_reviews', 'add_helpful_votes', 'make_sessions', 'make_questions', 'make_copy', 'Shop',
-           'make_shop', 'session_events', 'shop_documents', 'write_shop', 'sample_path']
+           'make_shop', 'session_events', 'shop_documents', 'chinese_reviews', 'write_shop', 'sample_path']
 
 # %% ../nbs/00_sample.ipynb #9ca3ba7f
 import csv, hashlib, json, os, random
@@ -203,11 +203,18 @@ def shop_documents(shop: Shop):
         yield f"<|item|>{by_id[q['item_id']]['title']}<|question|>{q['question']}<|answer|>{q['answer']}"
     for c in shop.copy: yield f"<|segment|>{c['segment']}<|item|>{by_id[c['item_id']]['title']}<|copy|>{c['copy']}"
 
+def chinese_reviews(reviews) -> list[dict]:
+    """The Chinese reviews in the columns of the Chinese online-shopping review corpus (ChineseNlpCorpus): the
+    category in Chinese (`cat`), the sentiment 1/0 (`label`), the text (`review`)."""
+    return [dict(cat=CATEGORIES[r["category"]][1], label=r["recommended"], review=r["text"]) for r in reviews
+            if r["lang"] == "zh"]
+
 def write_shop(shop: Shop, out) -> Path:
     "Write the shop's files into directory `out` (each file atomically)."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     write_atomic(out/"products.csv", _csv(shop.products))
     write_atomic(out/"reviews.csv", _csv(shop.reviews))
+    write_atomic(out/"reviews_zh.csv", _csv(chinese_reviews(shop.reviews)))
     write_atomic(out/"events.csv", _csv(session_events(shop.sessions)))
     for name in ("sessions", "questions", "copy"): write_atomic(out/f"{name}.jsonl", _jsonl(getattr(shop, name)))
     write_atomic(out/"corpus.txt", "".join(d + "\n" for d in shop_documents(shop)))

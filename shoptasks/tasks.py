@@ -59,6 +59,7 @@ class Task:
     segments: dict = {}
     sample: str | None = None
     demo: bool = True
+    demo_samples: tuple = ()
     headline: str = ""
     report_metrics: tuple = ()
     segment_metrics: tuple = ()

@@ -27,22 +27,30 @@ def test_short_pretraining_on_real_reviews(shared_data, tmp_path):
     assert m["val_ppl"] < 2048                                   # learnt something in 40 steps
 
 def test_chinese_reviews_get_a_character_baseline(shared_data, backbone, tmp_path):
-    """Chinese Online Shopping Reviews (research use, ../shared/data), every 20th row: the TF-IDF baseline reads the
-    unsegmented text as character n-grams, and says so; with scikit-learn's word pattern it was far weaker."""
+    """Chinese Online Shopping Reviews (research use, ../shared/data), every 20th row, by the file's own column names:
+    the TF-IDF baseline reads the unsegmented text as character n-grams, and says so (with scikit-learn's word pattern
+    it was far weaker); sentiment per product category; the category task by --column."""
     import csv, gzip
     from shoptasks.metrics import TfidfBaseline
     from shoptasks.tasks import load_task
     with gzip.open(shared_data/"chinese_shopping_reviews"/"reviews.csv.gz", "rt", newline="") as f: rows = list(csv.reader(f))
     data = tmp_path/"zh.csv"
     with open(data, "w", newline="") as f: csv.writer(f).writerows([rows[0], *rows[1::20]])
-    r = cli("finetune", "review-sentiment", "--data", data, "--column", "text=review", "--column", "label=label",
-            "--backbone", backbone, "--out", tmp_path/"run", "--max-steps", "2", "--eval-every", "2", "--no-compile")
+    r = cli("finetune", "review-sentiment", "--data", data, "--backbone", backbone, "--out", tmp_path/"run",
+            "--max-steps", "2", "--eval-every", "2", "--no-compile")
     assert r.returncode == 0, r.stderr
     test = json.loads((tmp_path/"run"/"metrics.json").read_text())["test"]
     assert test["baseline_params"]["features"] == "chars" and "features=chars" in r.stdout
+    seg = test["segments"]["baseline"]["department"]              # the ten categories; those of 30+ test rows scored
+    assert len({**seg["groups"], **seg["left_out"]}) == 10 and len(seg["groups"]) >= 5 and seg["gap"] > 0
     task = load_task("review-sentiment")
-    train, val = (task.load(data, s, dict(text="review", label="label")).rows for s in ("train", "val"))
+    train, val = (task.load(data, s).rows for s in ("train", "val"))
     words = TfidfBaseline(features="words").fit(train, val)
-    test_rows = task.load(data, "test", dict(text="review", label="label")).rows
+    test_rows = task.load(data, "test").rows
     worded = task.score(words.predict(test_rows), test_rows)["macro_f1"]
     assert test["baseline"]["macro_f1"] > worded + 0.15, (test["baseline"], worded)      # .914 against .643
+    r = cli("finetune", "product-category", "--data", data, "--column", "name=review", "--column", "label=cat",
+            "--backbone", backbone, "--out", tmp_path/"cat", "--max-steps", "2", "--eval-every", "2", "--no-compile")
+    assert r.returncode == 0, r.stderr
+    test = json.loads((tmp_path/"cat"/"metrics.json").read_text())["test"]
+    assert test["baseline_params"]["features"] == "chars" and test["baseline"]["macro_f1"] > 0.75, test["baseline"]

@@ -131,7 +131,7 @@ def test_misnamed_and_missing_columns(backbone, tmp_path):
     (tmp_path/"mine.csv").write_text("body,stars\nlovely,5\nawful,1\n")
     common = ("--backbone", backbone, "--out", tmp_path/"run", "--max-steps", "1")
     msg = fails("finetune", "review-rating", "--data", tmp_path/"mine.csv", *common)
-    assert "mine.csv has no column for text (tried 'Review Text', 'text'; columns: body, stars). Pass --column text=NAME" in msg
+    assert "mine.csv has no column for text (tried 'Review Text', 'text', 'review'; columns: body, stars). Pass --column text=NAME" in msg
     msg = fails("finetune", "review-rating", "--data", tmp_path/"mine.csv", "--column", "text=Body", *common)
     assert "mine.csv has no column 'Body' for text (columns: body, stars)" in msg
     assert not (tmp_path/"run").exists()

@@ -33,7 +33,7 @@ class ProductCategory(ClassificationTask):
     description = "The top-level category of a product, from its name and description."
     sample = "products.csv"
     columns = dict(name=("product_name", "title"), description=("description",), label=("product_category_tree", "category"))
-    text_roles = ("name", "description")
+    text_roles, optional = ("name", "description"), ("description",)      # a catalogue may hold names alone
     max_length = 192
 
     def parse_label(self, value):

@@ -1,9 +1,9 @@
 """Review tasks for shoptasks: does the reviewer recommend the product, and how many stars?
 
 Both read the review's title (where there is one) with its text, from the Women's E-Commerce Clothing Reviews
-CSV as it is published, the sample shop's `reviews.csv`, or any CSV/JSONL whose columns are mapped
-(`--column text=body --column label=stars`).
-Rows carry two segments: the reviewer's age band and the product's department."""
+CSV as it is published, the Chinese online-shopping reviews (`review`, `label`, `cat`) as published, the sample
+shop's `reviews.csv`, or any CSV/JSONL whose columns are mapped (`--column text=body --column label=stars`).
+Rows carry two segments: the reviewer's age band and the product's department (or category)."""
 from shoptasks.hookspecs import hookimpl
 from shoptasks.tasks import ClassificationTask, age_band, category
 
@@ -12,8 +12,8 @@ POSITIVE, NEGATIVE = {"1", "1.0", "true", "yes", "positive", "recommended"}, {"0
 class ReviewTask(ClassificationTask):
     "What the review tasks share: the title and text, the segments and the sample file."
     sample = "reviews.csv"
-    columns = dict(title=("Title", "title"), text=("Review Text", "text"), age=("Age", "age"),
-                   department=("Department Name", "category"))
+    columns = dict(title=("Title", "title"), text=("Review Text", "text", "review"), age=("Age", "age"),
+                   department=("Department Name", "category", "cat"))
     text_roles, optional = ("title", "text"), ("title",)     # a title says much in few words: "Love it!"
     segments = dict(age=age_band, department=category)
 
@@ -21,7 +21,8 @@ class ReviewSentiment(ReviewTask):
     name = "review-sentiment"
     description = "Is a review positive (the reviewer recommends the product) or negative?"
     labels = ["negative", "positive"]
-    columns = dict(ReviewTask.columns, label=("Recommended IND", "recommended"))
+    columns = dict(ReviewTask.columns, label=("Recommended IND", "recommended", "label"))
+    demo_samples = ("reviews_zh.csv",)                       # the sample shop's Chinese reviews, a run of their own
 
     def parse_label(self, value):
         v = str(value).strip().lower()
