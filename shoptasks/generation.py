@@ -16,7 +16,7 @@ from .model import load_pretrained
 from .tokenizer import FIELD_TOKENS, whole_characters
 from .backbones import attention_for, pad, pooling_for
 from .tasks import Task, _text
-from .metrics import AttributeChecker, RetrievalBaseline, Retriever, TemplateBaseline
+from .metrics import AttributeChecker, RetrievalBaseline, Retriever, TemplateBaseline, swap_values
 from .trainer import autocast
 
 # %% ../nbs/05c_generation.ipynb #bc1d9b87
@@ -88,13 +88,15 @@ class GenerationTask(Task):
     def neighbour_parts(self, row) -> list:
         """The prompt's parts that show the row's `retrieve` nearest training rows (none where the task retrieves
         nothing), each under `<|item|>`: its input parts under their own field tokens (roles `neighbour name`, ...),
-        then its target after the target's field token (`neighbour target`). An index of before the inputs were kept
-        shows a neighbour's input text."""
+        then its target after the target's field token (`neighbour target`), its input values in it swapped for this
+        row's (`swap_values`: the edit that names this product is made before the model's). An index of before the
+        inputs were kept shows a neighbour's input text and its target as it is."""
         if not self.retrieve: return []
         if "neighbours" not in row: self.find_neighbours([row])
         parts = []
         for text, target, *inputs in (self.index[j] for j in row["neighbours"]):
             shown = self.prompt_parts(dict(inputs=inputs[0])) if inputs else [("input", "", text)]
+            target = swap_values(target, inputs[0], row["inputs"]) if inputs else target
             parts += [("neighbour", "<|item|>", ""), *((f"neighbour {r}", f, v) for r, f, v in shown),
                       ("neighbour target", self.target_field, target)]
         return parts
@@ -355,10 +357,9 @@ class GenerationTask(Task):
         return [v for vs in self.checker().check(output["generated"], row["text"])["invented"].values() for v in vs]
 
     def shown(self, row) -> dict:
-        "The text of the nearest training row the prompt shows (where the task retrieves), for the report's samples."
-        if not self.retrieve: return {}
-        self.find_neighbours([row])
-        return {"neighbour shown": self.index[row["neighbours"][0]][1]}
+        "The nearest training row's text as the prompt shows it (where the task retrieves), for the report's samples."
+        parts = self.neighbour_parts(row)
+        return {"neighbour shown": next(v for r, _, v in parts if r == "neighbour target")} if parts else {}
 
     def state(self) -> dict:
         return dict(max_prompt=self.max_prompt, max_target=self.max_target, decoding=self.decoding,
@@ -406,7 +407,8 @@ class GenerationTask(Task):
         return out
 
     def baseline(self): return RetrievalBaseline()
-    def baselines(self) -> list: return [self.baseline(), TemplateBaseline(self.template)]
+    def baselines(self) -> list:
+        return [self.baseline(), RetrievalBaseline(swapped=True), TemplateBaseline(self.template)]
 
 # %% ../nbs/05c_generation.ipynb #c0a7d1e5
 class AbsentValues:

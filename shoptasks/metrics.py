@@ -6,7 +6,7 @@
 __all__ = ['COLOURS', 'MATERIALS', 'ATTRIBUTE_KINDS', 'CJK_CHARACTER', 'FEATURES', 'RANKING_KS', 'confusion', 'Accuracy',
            'MacroF1', 'PerClass', 'ConfusionMatrix', 'load_metric', 'words', 'Rouge', 'Bleu', 'Distinct', 'Length',
            'number_value', 'AttributeChecker', 'Invented', 'segment_scores', 'text_features', 'TfidfBaseline',
-           'Retriever', 'RetrievalBaseline', 'words_and_pairs', 'TemplateBaseline', 'Ranking']
+           'Retriever', 'RetrievalBaseline', 'swap_values', 'words_and_pairs', 'TemplateBaseline', 'Ranking']
 
 # %% ../nbs/06_metrics.ipynb #4ede9d8c
 import re
@@ -277,18 +277,33 @@ class Retriever:
         return out
 
 class RetrievalBaseline:
-    "The target of the nearest training row, by TF-IDF cosine similarity of the inputs (`Retriever`)."
-    name = "nearest training row (TF-IDF)"
+    """The target of the nearest training row, by TF-IDF cosine similarity of the inputs (`Retriever`); with
+    `swapped`, its input values in it replaced by the row's own (`swap_values`: the neighbour's text made to name
+    this product)."""
+    def __init__(self, swapped: bool = False):
+        self.swapped = swapped
+        self.name = "nearest training row, its values swapped for the row's" if swapped else "nearest training row"
+        self.name += " (TF-IDF)"
 
     def fit(self, train_rows, val_rows=None):
-        self.retriever, self.targets = Retriever([r["text"] for r in train_rows]), [r["label"] for r in train_rows]
+        self.retriever, self.train = Retriever([r["text"] for r in train_rows]), train_rows
         return self
 
     def predict(self, rows) -> list:
-        return [self.targets[n[0]] for n in self.retriever.nearest([r["text"] for r in rows])]
+        near = [self.train[n[0]] for n in self.retriever.nearest([r["text"] for r in rows])]
+        if not self.swapped: return [n["label"] for n in near]
+        return [swap_values(n["label"], n["inputs"], r["inputs"]) for n, r in zip(near, rows)]
 
     def get_params(self) -> dict: return {}
     def set_params(self): return self
+
+def swap_values(text: str, given: dict, wanted: dict) -> str:
+    """`text`, a row's target, with each of that row's input values `given` (role -> value) that it states as a whole
+    replaced by the value of the same role in `wanted`, another row's inputs, in one pass (longest first): the name,
+    brand and colour of one product's description swapped for another's. Values under 2 characters stay."""
+    swaps = {v.lower(): wanted[r] for r, v in given.items() if len(v or "") >= 2 and wanted.get(r) and wanted[r] != v}
+    if not swaps: return text
+    return re.compile(_pattern(swaps).pattern, re.I).sub(lambda m: swaps[m.group(0).lower()], text)
 
 def words_and_pairs(text: str) -> list:
     "The words of `text` and its adjacent pairs of words."

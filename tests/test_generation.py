@@ -168,6 +168,7 @@ def test_retrieve_and_edit_without_leakage(backbone, shop_dir, tmp_path):
     r = finetune(["--data", shop_dir/"products.csv"], backbone, run, "4", "--retrieve", "1", "--final-eval-rows", "8")
     assert r.returncode == 0, r.stderr
     from shoptasks.tasks import load_task
+    from shoptasks.metrics import swap_values
     task = load_task("product-description")
     train, test = (task.load(shop_dir/"products.csv", s) for s in ("train", "test"))
     info = json.loads((run/"task.json").read_text())
@@ -179,14 +180,17 @@ def test_retrieve_and_edit_without_leakage(backbone, shop_dir, tmp_path):
     assert all(len(r["neighbours"]) == 3 for r in test.rows)
     j = test.rows[0]["neighbours"][0]
     shown = "".join(f"{field}{value}" for _, field, value in task.prompt_parts(train.rows[j]))   # its fields, its text
-    assert task.prompt(test.rows[0]).startswith(f"<|item|>{shown}<|description|>{train.rows[j]['label']}<|item|>")
+    label = swap_values(train.rows[j]["label"], train.rows[j]["inputs"], test.rows[0]["inputs"])  # named as this one
+    assert task.prompt(test.rows[0]).startswith(f"<|item|>{shown}<|description|>{label}<|item|>")
     samples = [json.loads(l) for l in (run/"test_outputs.jsonl").read_text().splitlines()]   # side by side
     retrieval = "baseline: nearest training row (TF-IDF)"
     assert list(samples[0])[:6] == ["line", "input", "neighbour shown", "target", "generated", "score"]
     by_line = {r["line"]: r for r in test.rows}
     for s in samples:
         row = by_line[s["line"]]
-        assert s["neighbour shown"] == train.rows[row["neighbours"][0]]["label"] == s[retrieval]   # k=1: what it copies
+        near = train.rows[row["neighbours"][0]]                             # k=1: the retrieval baseline's row
+        assert s[retrieval] == near["label"] and s["neighbour shown"] == swap_values(near["label"], near["inputs"],
+                                                                                     row["inputs"])
         assert s["baseline_highlights"] == task.highlights(row, {"generated": s[retrieval]})
     marked = [s for s in samples if s["baseline_highlights"]]
     assert marked, "the sample shop's neighbours state attributes the rows lack"
