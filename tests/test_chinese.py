@@ -1,7 +1,8 @@
 """A Chinese shop's rows through the command line: the sample shop's Chinese reviews in the public corpus's own columns
 (`cat`, `label`, `review`) for sentiment, its Chinese products for descriptions, and the fact checker and the guard on
 Chinese attributes."""
-import csv, json
+import csv, json, os, warnings
+import pytest
 from conftest import cli
 
 def test_chinese_reviews_by_their_own_column_names(shop_dir, backbone, tmp_path):
@@ -66,3 +67,22 @@ def test_the_fact_checker_and_the_guard_read_chinese_attributes(shop_dir, tmp_pa
                   dict(text="白色连衣裙，经典耐穿。", ids=list(range(10)), score=-0.9)]
     first = task.guarded([row], [candidates])[0][0]
     assert first["text"].startswith("白色") and first["guard"] == "changed" and not first["invented"]
+
+def test_the_reports_figures_draw_chinese_labels(shop_dir, backbone, tmp_path):
+    "A Chinese sentiment run's report: its per-category figure draws every glyph (a CJK font is found and used)."
+    from shoptasks.report import cjk_font
+    if not cjk_font():
+        if os.environ.get("SHOPTASKS_REQUIRE_CJK_FONT"): pytest.fail("no CJK font is installed (.ci/run installs one)")
+        pytest.skip("no CJK font is installed (Debian: apt-get install fonts-wqy-microhei)")
+    data = tmp_path/"zh.csv"                           # more rows, so that categories of 30+ test rows are plotted
+    head, *body = (shop_dir/"reviews_zh.csv").read_text(encoding="utf-8").splitlines(True)
+    data.write_text(head + "".join(body * 4), encoding="utf-8")
+    r = cli("finetune", "review-sentiment", "--data", data, "--backbone", backbone, "--out", tmp_path/"run",
+            "--max-steps", "2", "--eval-every", "2", "--no-compile")
+    assert r.returncode == 0, r.stderr
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        page = cli("report", tmp_path/"run", "--out", tmp_path/"report")
+    assert page.returncode == 0, page.stderr
+    assert "macro_f1 by department" in (tmp_path/"report"/"report.html").read_text()
+    assert not [w for w in caught if "missing from font" in str(w.message)]
