@@ -6,6 +6,7 @@
 __all__ = ['GUARD_SAMPLES', 'DECODING', 'check_decoding', 'GenerationTask', 'AbsentValues', 'AbsentAttributes']
 
 # %% ../nbs/05c_generation.ipynb #f4e0f578
+import re
 from collections import Counter, defaultdict
 from functools import partial
 import numpy as np, torch
@@ -16,7 +17,8 @@ from .model import load_pretrained
 from .tokenizer import FIELD_TOKENS, whole_characters
 from .backbones import attention_for, pad, pooling_for
 from .tasks import Task, _text
-from .metrics import AttributeChecker, RetrievalBaseline, Retriever, TemplateBaseline, swap_values
+from .metrics import AttributeChecker, NUMBER, RetrievalBaseline, Retriever, TemplateBaseline
+from .metrics import number_value, swap_values
 from .trainer import autocast
 
 # %% ../nbs/05c_generation.ipynb #bc1d9b87
@@ -422,22 +424,40 @@ class AbsentValues:
         for (kind, value, _), ids in zip(forms, encoded):
             if ids: self.ends[tuple(ids[:-1])].append((ids[-1], (kind, value.lower())))
         self.longest = max(map(len, self.ends), default=0)
-        self.digits = torch.tensor([i for i in range(len(tokenizer))
-                                    if any(c.isdigit() for c in tokenizer.decode([i]))], dtype=torch.long)
+        self.tokenizer, self.starts, self.continues = tokenizer, defaultdict(list), defaultdict(list)
+        texts = [tokenizer.decode([i]) for i in range(len(tokenizer))]
+        self.digits = torch.tensor([i for i, t in enumerate(texts) if any(c.isdigit() for c in t)], dtype=torch.long)
+        for i, t in enumerate(texts):               # number pieces: "12", " 12" (begins a number), ",", ".5"
+            if re.fullmatch(r" ?\d[\d.,]*", t): self.starts[t].append(i)
+            if re.fullmatch(r"[\d.,]+", t): self.continues[t].append(i)
 
     def processor(self, sources: list, prompt_length: int):
         "The logits processor of a batch of rows whose inputs are `sources`, after prompts `prompt_length` long."
-        return AbsentAttributes(self, [self.checker.mentions(s) for s in sources], prompt_length)
+        return AbsentAttributes(self, [self.checker.mentions(s) for s in sources], prompt_length,
+                                [{*NUMBER.findall(s), *map(number_value, NUMBER.findall(s))} for s in sources])
+
+    def number_tokens(self, allowed: set, open_number: str) -> tuple[list, bool]:
+        """The number pieces that keep the text's numbers among the `allowed` strings (the input's numbers as written
+        and as values), after the text's `open_number` (its trailing digits, commas and points; '' for none); and
+        whether the open number may end here (it is one of them, or there is none)."""
+        keep, p = [], open_number
+        for a in allowed:
+            if p and a.startswith(p):                            # the open number goes on along `a`
+                keep += [i for k in range(len(p) + 1, len(a) + 1) for i in self.continues[a[len(p):k]]]
+            for k in range(1, len(a) + 1):                       # a new number begins along `a`
+                keep += self.starts[f" {a[:k]}"] + ([] if p else self.starts[a[:k]])
+        done = not p or p.rstrip(".,") in allowed or number_value(p.rstrip(".,")) in allowed
+        return keep, done
 
 class AbsentAttributes(LogitsProcessor):
     """Decoding that invents no attribute: in each row's text, the token that would complete a value of the
     vocabulary that the row's input does not state gets no probability (so other words sharing the value's first
-    tokens stay possible, and a value of one token is never written); where the input states no number, neither
-    does any token with a digit. Beams and samples of a row (`input_ids` holds each row's in turn) share its rule."""
-    def __init__(self, values: AbsentValues, given: list, prompt_length: int):
-        self.values, self.start = values, prompt_length
+    tokens stay possible, and a value of one token is never written); and every number it writes is one the input
+    states (`number_tokens`: a number is begun and continued only along one of them, and ends only where one does).
+    Beams and samples of a row (`input_ids` holds each row's in turn) share its rule."""
+    def __init__(self, values: AbsentValues, given: list, prompt_length: int, numbers: list):
+        self.values, self.start, self.numbers = values, prompt_length, numbers
         self.given = [{(k, v) for k, vs in g.items() for v in vs} for g in given]
-        self.numbers = [bool(g["number"]) for g in given]
 
     def __call__(self, input_ids, scores):
         per_row, ends = input_ids.size(0) // len(self.given), self.values.ends
@@ -446,5 +466,11 @@ class AbsentAttributes(LogitsProcessor):
             for n in range(min(self.values.longest, len(seq)) + 1):
                 for token, value in ends.get(tuple(seq[len(seq) - n:]), ()):
                     if value not in self.given[row]: scores[b, token] = -torch.inf
-            if not self.numbers[row] and len(self.values.digits): scores[b, self.values.digits] = -torch.inf
+            tail = self.values.tokenizer.decode(seq[-8:]) if seq else ""
+            keep, done = self.values.number_tokens(self.numbers[row], re.search(r"(\d[\d.,]*)?$", tail).group(0))
+            keep = torch.tensor(sorted(set(keep)), dtype=torch.long)
+            kept = scores[b, keep].clone()
+            if done: scores[b, self.values.digits] = -torch.inf
+            else: scores[b] = -torch.inf                    # within a number that must go on: its next digits only
+            scores[b, keep] = kept
         return scores
