@@ -101,6 +101,9 @@ def test_demo_runs_end_to_end(demo):
     page = (out/"report"/"report.html").read_text()
     for task in ("product-category", "review-rating", "review-sentiment", "pretraining"): assert f"{task}: " in page
     assert "aa-broken-sample" not in page
+    zh = json.loads((out/"tasks"/"review-sentiment-reviews_zh"/"metrics.json").read_text())["test"]   # Chinese rows
+    assert "review-sentiment-reviews_zh: test split of" in r.stdout and zh["baseline_params"]["features"] == "chars"
+    assert zh["source"].endswith("reviews_zh.csv") and "review-sentiment-reviews_zh</h2>" in page
 
 def test_help_starts_without_torch():
     "`shoptasks --help` and `import shoptasks` import neither torch nor transformers (start-up stays well under 1.5 s)."

@@ -31,7 +31,9 @@ def reference(shop_dir, tmp_path_factory):
 
 def kill_and_resume(cmd, out: Path, steps: int) -> int:
     "Start `cmd` as the `shoptasks` script, SIGKILL it after a random checkpoint, resume it; the step it was killed after."
-    kill_at = random.randint(10, steps - 20)
+    seed = int(os.environ.get("SHOPTASKS_RESUME_SEED", random.randrange(10**6)))     # a failure names its replay
+    kill_at = random.Random(seed).randint(10, steps - 20)
+    print(f"kill point {kill_at} (SHOPTASKS_RESUME_SEED={seed} replays it)")
     exe = Path(sys.executable).parent/"shoptasks"
     proc = subprocess.Popen([str(exe), *map(str, cmd)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=lambda: os.nice(10))        # the run must not starve this process's polling
@@ -40,9 +42,9 @@ def kill_and_resume(cmd, out: Path, steps: int) -> int:
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL); proc.wait()
     killed_at = ckpt_steps(out)
-    assert killed_at and killed_at[-1] < steps and not (out/"metrics.json").exists(), f"not killed mid-run (kill_at={kill_at})"
+    assert killed_at and killed_at[-1] < steps and not (out/"metrics.json").exists(), f"not killed mid-run (kill_at={kill_at}, SHOPTASKS_RESUME_SEED={seed})"
     resumed = shoptasks(*cmd, "--resume")
-    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.returncode == 0, (seed, resumed.stderr)
     return killed_at[-1]
 
 def assert_same_tensors(*files, why=""):
