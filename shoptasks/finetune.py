@@ -236,8 +236,8 @@ def _finetune(cfg: FinetuneConfig, quiet: bool, resume: bool, overwrite: bool = 
                   wall_time_s=time.perf_counter() - started)
     write_atomic(out/TASK_INFO, json.dumps({**info, "baseline": baselines[0].get_params()}, indent=1))
     write_atomic(out/FINETUNE_CONFIG, json.dumps(trainer.replay_config(), indent=1))
-    write_atomic(out/TEST_OUTPUTS,
-                 "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in test_outputs(task, test, test_out[0], baselines[0])))
+    samples = test_outputs(task, test, test_out[0], baselines[0])
+    write_atomic(out/TEST_OUTPUTS, "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in samples))
     write_atomic(out/"metrics.json", json.dumps(report, indent=1))
     if not quiet: print(format_report(report["test"], task.name), format_times(report), sep="\n")
     return report

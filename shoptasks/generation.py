@@ -68,7 +68,7 @@ class GenerationTask(Task):
     stock: list | None = None          # the stock texts of the training split (`setup`)
     final_eval_rows = 100              # decoding costs seconds a row on a CPU: the final evaluation scores a sample
     retrieve: int = 0                  # nearest training rows whose input and target the prompt shows (retrieve, edit)
-    index: list | None = None          # the training rows' `[input text, target, inputs]` neighbours come from (`setup`)
+    index: list | None = None          # the training rows (`[input text, target, inputs]`) to retrieve (`setup`)
 
     @classmethod
     def declaration_problem(cls) -> str | None:
@@ -414,12 +414,12 @@ class GenerationTask(Task):
 
 # %% ../nbs/05c_generation.ipynb #c0a7d1e5
 class AbsentValues:
-    """The attribute values of a checker's vocabulary as token sequences (each as written, in lower case, capitalised
-    and in title case, with a space before and without), to forbid in decoding those an input lacks."""
+    """The attribute values of a checker's vocabulary as token sequences (each as written, in lower case, capitalised,
+    in title case and in capitals, with a space before and without), to forbid in decoding those an input lacks."""
     def __init__(self, checker, tokenizer):
         self.checker, self.ends = checker, defaultdict(list)       # a sequence's tokens but its last -> (last, value)
         forms = [(k, v, s) for k, vs in checker.vocabulary.items() for v in vs
-                 for f in dict.fromkeys((v, v.lower(), v.capitalize(), v.title())) for s in (f, f" {f}")]
+                 for f in dict.fromkeys((v, v.lower(), v.capitalize(), v.title(), v.upper())) for s in (f, f" {f}")]
         encoded = tokenizer([s for *_, s in forms], add_special_tokens=False)["input_ids"]
         for (kind, value, _), ids in zip(forms, encoded):
             if ids: self.ends[tuple(ids[:-1])].append((ids[-1], (kind, value.lower())))
@@ -444,9 +444,9 @@ class AbsentValues:
         for a in allowed:
             if p and a.startswith(p):                            # the open number goes on along `a`
                 keep += [i for k in range(len(p) + 1, len(a) + 1) for i in self.continues[a[len(p):k]]]
-            for k in range(1, len(a) + 1):                       # a new number begins along `a`
-                keep += self.starts[f" {a[:k]}"] + ([] if p else self.starts[a[:k]])
         done = not p or p.rstrip(".,") in allowed or number_value(p.rstrip(".,")) in allowed
+        for a in allowed if done else ():                        # a new number begins along `a`, once `p` may end
+            for k in range(1, len(a) + 1): keep += self.starts[f" {a[:k]}"] + ([] if p else self.starts[a[:k]])
         return keep, done
 
 class AbsentAttributes(LogitsProcessor):

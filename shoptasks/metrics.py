@@ -136,8 +136,8 @@ def number_value(text: str) -> str:
 def _pattern(values) -> re.Pattern | None:
     values = sorted({v.lower() for v in values if v and v.strip()}, key=len, reverse=True)
     if not values: return None
-    alternatives = [re.escape(v) if re.search(r"[\u3400-\u9fff]", v) else rf"(?<![^\W_]){re.escape(v)}(?![^\W_])"
-                    for v in values]
+    word = r"(?<![^\W_])(?<!['’]){}(?![^\W_])"          # a whole word: not within one, nor the "s" of "women's"
+    alternatives = [re.escape(v) if re.search(r"[\u3400-\u9fff]", v) else word.format(re.escape(v)) for v in values]
     return re.compile("|".join(alternatives))
 
 class AttributeChecker:
