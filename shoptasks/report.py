@@ -229,7 +229,7 @@ def finetune_blocks(run: dict, samples: int = 8) -> list:
         outputs = fields[fields.index("target") + 1:]
         def marks(r): return [r.get("baseline_highlights", []) if k.startswith("baseline: ") else
                               r.get("highlights", []) if k in outputs else [] for k in fields]
-        blocks += [("h3", f"Sample outputs ({len(rows)} test rows, {how}; the model beside its baseline)"),
+        blocks += [("h3", f"Sample outputs ({len(rows)} test rows, {how})"),
                    ("samples", fields, [[_cell(r.get(k)) for k in fields] for r in rows], [marks(r) for r in rows])]
         if any(r.get("highlights") or r.get("baseline_highlights") for r in rows):
             blocks.append(("p", "Marked: what the task highlights in the model's and the baseline's outputs (a "

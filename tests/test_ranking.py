@@ -103,5 +103,6 @@ def test_the_report_plots_hit_rate_by_list_length(ranked, tmp_path):
     assert "Hit rate and NDCG by list length" in page and "baseline: popularity" in page
     metrics = json.loads((out/"metrics.json").read_text())["test"]
     assert len(metrics["model"]["hr_at"]) == 20 and metrics["model"]["hr_at"][9] == metrics["model"]["hr_10"]
-    hits = [json.loads(l) for l in (out/"test_outputs.jsonl").read_text().splitlines()][:8]
-    assert page.count("<mark>") == sum(bool(h["highlights"]) for h in hits)
+    from shoptasks.report import sample_outputs
+    shown, _ = sample_outputs([json.loads(l) for l in (out/"test_outputs.jsonl").read_text().splitlines()], 8)
+    assert page.count("<mark>") == sum(bool(h["highlights"]) + bool(h["baseline_highlights"]) for h in shown)

@@ -22,8 +22,8 @@ def test_tasks_lists_the_three_tasks():
     for task, plugin in TASKS.items():
         line = next(l for l in r.stdout.splitlines() if l.startswith(task))
         assert f"classify  {plugin}" in line, line
-    reads = ("    reads title (optional) from 'Title' or 'title'; text from 'Review Text' or 'text'; label from 'Rating' or "
-             "'rating'; age (optional) from 'Age'")
+    reads = ("    reads title (optional) from 'Title' or 'title'; text from 'Review Text' or 'text' or 'review'; label from "
+             "'Rating' or 'rating'; age (optional) from 'Age'")
     assert reads in r.stdout
     assert "broken" not in r.stdout + r.stderr
 
