@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['FINETUNE_CONFIG', 'TASK_INFO', 'TEST_OUTPUTS', 'TOKENS_PER_WORD', 'epoch_batches', 'FinetuneConfig', 'split_report',
-           'tokenizer_fit', 'test_outputs', 'finetune', 'configured_task', 'format_report', 'empty_outputs',
-           'format_times']
+           'tokenizer_fit', 'test_outputs', 'finetune', 'configured_task', 'format_report', 'row_names',
+           'empty_outputs', 'format_times']
 
 # %% ../nbs/07_finetune.ipynb #f64e2ba5
 import json, sys, time
@@ -111,7 +111,7 @@ def split_report(task: Task, examples, outputs, loss, baselines: list, variants:
                 skipped_unlabelled=examples.unlabelled, notes=task.notes(examples, outputs),
                 shown=list(task.report_metrics),
                 headline=task.headline, loss=loss, **scores(range(len(examples))), baseline_name=baselines[0].name,
-                baseline_params=baselines[0].get_params(),
+                baseline_params=baselines[0].get_params(), model_params=task.model_params(),
                 subsets={n: scores(idx) for n, idx in task.subsets(examples).items() if 0 < len(idx) < len(examples)},
                 segments=dict(model=segment_scores(task, pred, examples.rows),
                               baseline=segment_scores(task, base[0], examples.rows)))
@@ -222,11 +222,12 @@ def _finetune(cfg: FinetuneConfig, quiet: bool, resume: bool, overwrite: bool = 
     val_out, test_out = (task.infer(model, tok, x.rows, trainer.precision, quiet) for x in (val, test))
     variants = {n: task.infer(model, tok, test.rows, trainer.precision, quiet, **o)[0]
                 for n, o in task.report_variants.items()}
-    task.calibrate(val_out[0], val.rows, train.rows)
-    info.update(task.state())
     t = time.perf_counter()
     baselines = [b.fit(train.rows, val.rows) for b in task.baselines()]
     baseline_s = time.perf_counter() - t
+    task.calibrate(val_out[0], val.rows, train.rows, baselines[0])
+    variants.update(task.combined(baselines[0], test_out[0], test.rows))
+    info.update(task.state())
     report = dict(task=task.name, backbone=cfg.backbone and str(cfg.backbone), steps=trainer.step,
                   epochs=trainer.step / steps_per_epoch,
                   train_time_s=trainer.elapsed, baseline_fit_s=baseline_s, precision=trainer.precision, processes=world,
@@ -248,9 +249,7 @@ def format_report(r: dict, task_name: str) -> str:
     then each segment's groups and gaps."""
     skips = ((r["skipped_empty"], "with an empty text"), (r.get("skipped_unlabelled", 0), "without a label"))
     skipped = "".join(f", {n:,} rows of the file {why} skipped" for n, why in skips if n)
-    params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["baseline_params"].items())
-    names = ["model", *r.get("variants", {}), f"baseline: {r['baseline_name']}" + (f" ({params})" if params else ""),
-             *(f"baseline: {n}" for n in r.get("other_baselines", {}))]
+    names = row_names(r)
     width, cols = max(map(len, names)) + 2, {m: max(10, len(m) + 2) for m in r["shown"]}
 
     def table(s: dict) -> list:
@@ -274,6 +273,15 @@ def format_report(r: dict, task_name: str) -> str:
         if seg["gap"] is not None:
             lines.append(f"  largest gap: model {_gap(seg)}" + (f", baseline {_gap(b)}" if b else ""))
     return "\n".join(lines)
+
+def row_names(r: dict) -> list:
+    "The names of a split report's rows: the model and the headline baseline with what was chosen on validation."
+    def named(name, params: dict) -> str:
+        return name + (" (" + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                        for k, v in params.items()) + ")" if params else "")
+    return [named("model", r.get("model_params", {})), *r.get("variants", {}),
+            named(f"baseline: {r['baseline_name']}", r["baseline_params"]),
+            *(f"baseline: {n}" for n in r.get("other_baselines", {}))]
 
 def empty_outputs(r: dict) -> str:
     "The warning of a split's report whose model left outputs empty."

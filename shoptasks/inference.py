@@ -79,6 +79,7 @@ def evaluate(task: str, model, data=None, split: str = "test", columns: dict | N
     precision = pick_precision("auto")
     outputs, loss = t.infer(m, tok, examples.rows, precision, quiet)
     variants = {n: t.infer(m, tok, examples.rows, precision, quiet, **o)[0] for n, o in t.report_variants.items()}
+    variants.update(t.combined(baselines[0], outputs, examples.rows))
     return split_report(t, examples, outputs, loss, baselines, variants)
 
 # %% ../nbs/07a_inference.ipynb #86dce08a

@@ -252,6 +252,11 @@ class TfidfBaseline:
 
     def predict(self, rows) -> list: return self.model.predict(self.vec.transform([r["text"] for r in rows])).tolist()
 
+    def predict_proba(self, rows, labels) -> np.ndarray:
+        "Each row's probability of each of `labels`, in their order (0 for a label training did not have)."
+        p, seen = self.model.predict_proba(self.vec.transform([r["text"] for r in rows])), list(self.model.classes_)
+        return np.stack([p[:, seen.index(l)] if l in seen else np.zeros(len(rows)) for l in labels], 1)
+
     def get_params(self) -> dict: return dict(C=self.C, features=self.features)
     def set_params(self, C=None, features=None):
         "Fix `C` and the features (a run's saved choice), so `fit` does not choose them again."

@@ -192,8 +192,8 @@ def _cell(x, width: int = 240) -> str:
 
 def score_table(t: dict) -> tuple:
     "The model-against-baseline table of a split's report."
-    names = ["model", *t.get("variants", {}), f"baseline: {t['baseline_name']}",
-             *(f"baseline: {n}" for n in t.get("other_baselines", {}))]
+    from shoptasks.finetune import row_names
+    names = row_names(t)
     scores = [t["model"], *t.get("variants", {}).values(), t["baseline"], *t.get("other_baselines", {}).values()]
     return ("table", ["", *t["shown"]], [[n, *(_f(s.get(m)) for m in t["shown"])] for n, s in zip(names, scores)])
 

@@ -200,7 +200,7 @@ def test_python_api_takes_the_command_lines_option_names(user, tmp_path):
     assert a["rows"] == b["rows"] > 0 and (tmp_path/"a.csv").read_text() == (tmp_path/"b.csv").read_text()
     assert len(next(csv.DictReader(open(tmp_path/"a.csv")))["items"].split(";")) == 3
     from shoptasks.errors import ShoptasksError
-    with pytest.raises(ShoptasksError, match="takes the options k and exclude_seen, not num_beams"):
+    with pytest.raises(ShoptasksError, match="takes the options k, exclude_seen and features, not num_beams"):
         predict("next-item", run, files["clicks"], tmp_path/"c.csv", num_beams=2)
 
 BAD_FIELD = """

@@ -16,13 +16,19 @@ def ranked(tmp_path_factory):
     assert r.returncode == 0, r.stderr
     return out, r.stdout
 
-def test_the_model_beats_popularity_on_the_sample_shop(ranked):
+def test_the_model_beats_every_baseline_on_the_sample_shop(ranked):
     run, stdout = ranked
     report = json.loads((run/"metrics.json").read_text())["test"]
     assert report["rows"] == 400 and report["shown"][:2] == ["hr_10", "ndcg_10"]
-    assert report["model"]["ndcg_10"] > 1.5 * report["other_baselines"]["popularity"]["ndcg_10"], report
+    baselines = [report["baseline"], *report["other_baselines"].values()]
+    assert all(report["model"]["ndcg_10"] > b["ndcg_10"] for b in baselines), report
+    alone = report["variants"]["model: Transformer alone"]
+    assert alone["ndcg_10"] > 1.5 * report["other_baselines"]["popularity"]["ndcg_10"], report
+    mix = json.loads((run/"task.json").read_text())["mix"]
+    assert set(mix) == {"repeat", "last", "earlier"} and any(mix.values()) and report["model_params"] == mix
     for name in ("baseline: item-kNN (transitions) (window=", "baseline: repeat", "baseline: popularity",
-                 "ndcg_10 by segment: ", "targets bought 5 times or less in training ("):
+                 "ndcg_10 by segment: ", "targets bought 5 times or less in training (", "model (repeat=",
+                 "model: Transformer alone"):
         assert name in stdout, name
     assert json.loads((run/"items.json").read_text())[:2] == ["P0000", "P0001"]     # the vocabulary: the catalogue
     again = cli("evaluate", "next-item", "--model", run, "--json")
@@ -54,7 +60,7 @@ def test_predict_ranks_each_history_of_a_log(ranked, tmp_path):
     assert [x for x, _ in top] == first
 
 @pytest.mark.parametrize("flags,fragment", [(["--k", "0"], "k must be >= 1, not 0"),
-                                            (["--num-beams", "2"], "next-item takes the options k and exclude_seen, not num_beams")])
+                                            (["--num-beams", "2"], "next-item takes the options k, exclude_seen and features, not num_beams")])
 def test_bad_prediction_options(ranked, shop_dir, tmp_path, flags, fragment):
     run, _ = ranked
     msg = one_line_error(cli("predict", "next-item", "--model", run, "--input", shop_dir/"events.csv",

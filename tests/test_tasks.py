@@ -80,6 +80,9 @@ def test_finetune_evaluate_predict_on_real_reviews(shared_data, backbone, tmp_pa
     again = json.loads(r.stdout)
     for who in ("model", "baseline"):                    # the run directory alone reproduces the report
         assert again[who]["confusion_matrix"] == report["test"][who]["confusion_matrix"]
+    stack = json.loads((tmp_path/"run"/"task.json").read_text())["stack"]
+    combined = f"model + TF-IDF + logistic regression (model weight {stack:g})"
+    assert 0 <= stack <= 1 and again["variants"][combined] == report["test"]["variants"][combined]
 
     r = cli("predict", "review-sentiment", "--model", tmp_path/"run", "--input", data, "--output", tmp_path/"p.csv")
     assert r.returncode == 0, r.stderr
@@ -96,6 +99,26 @@ def test_finetune_evaluate_predict_on_real_reviews(shared_data, backbone, tmp_pa
     assert r.returncode == 0, r.stderr
     first = json.loads((tmp_path/"ids.jsonl").read_text().splitlines()[0])
     assert list(first) == ["Clothing ID", "Age", "prediction", "probability"]
+
+def test_the_combined_rows_weight_is_chosen_on_validation_only(shared_data, backbone, tmp_path):
+    "Flip every test label: the weight of the model beside TF-IDF stays, the test scores move."
+    data = review_slice(shared_data, tmp_path/"reviews.csv", rows=300)
+    with open(data, newline="") as f: rows = list(csv.DictReader(f))
+    usable_rows = [r for r in rows if r["Review Text"].strip()]
+    for r in usable_rows[::5]: r["Recommended IND"] = str(1 - int(r["Recommended IND"]))    # the test split
+    with open(tmp_path/"flipped.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
+    runs = {}
+    for name in ("reviews", "flipped"):
+        out = tmp_path/f"run-{name}"
+        r = shoptasks("finetune", "review-sentiment", "--data", tmp_path/f"{name}.csv", "--backbone", backbone,
+                      "--out", out, "--max-steps", "10", "--batch-size", "16", "--lr", "1e-3")
+        assert r.returncode == 0, r.stderr
+        runs[name] = json.loads((out/"task.json").read_text())["stack"], json.loads((out/"metrics.json").read_text())
+    (stack, report), (flipped_stack, flipped) = runs.values()
+    assert stack == flipped_stack and report["val"]["model"] == flipped["val"]["model"]
+    combined = f"model + TF-IDF + logistic regression (model weight {stack:g})"
+    assert report["test"]["variants"][combined]["accuracy"] != flipped["test"]["variants"][combined]["accuracy"]
 
 def test_product_category_on_flipkart(shared_data, backbone, tmp_path):
     r = cli("finetune", "product-category", "--data", shared_data/"flipkart_products"/"products.csv", "--backbone", backbone,
