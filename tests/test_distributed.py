@@ -103,21 +103,31 @@ def test_gradient_accumulation_follows_the_full_batch(one_process, shop_dir, tmp
 
 EXACT_TASK = '''from shoptasks.hookspecs import hookimpl
 from shoptasks_reviews import ReviewSentiment
+from shoptasks_recsys import NextItem
 
 class Exact(ReviewSentiment):
     "Review sentiment without dropout in the head, so that runs on 1 and 2 processes draw no random masks."
     name, dropout = "review-sentiment-exact", 0.0
 
+class ExactNext(NextItem):
+    "Next item without dropout in the Transformer, for the same reason."
+    name, model_config = "next-item-exact", {**NextItem.model_config, "dropout": 0.0}
+
 @hookimpl
-def register_tasks(register): register(Exact)
+def register_tasks(register):
+    register(Exact)
+    register(ExactNext)
 '''
 
-@pytest.mark.parametrize("task,data", [("review-sentiment-exact", None), ("product-description", "products.csv")])
+@pytest.mark.parametrize("task,data", [("review-sentiment-exact", None), ("product-description", "products.csv"),
+                                       ("next-item-exact", "events.csv")])
 def test_a_fine_tune_on_two_processes_matches_one(backbone, shop_dir, tmp_path, task, data):
-    "Each rank's share of the batch, weighted by its examples (classification) or its target tokens (generation)."
+    """Each rank's share of the batch, weighted by its examples (classification) or its target tokens (generation)
+    or its next items (ranking, trained from scratch)."""
     env = install_plugin(tmp_path/"site", "exact_task", EXACT_TASK, "exact = exact_task")
     source = ["--data", shop_dir/data] if data else []
-    cmd = lambda out: [*map(str, ["finetune", task, *source, "--backbone", backbone, "--out", out, "--max-steps", "12",
+    source += [] if task.startswith("next-item") else ["--backbone", backbone]
+    cmd = lambda out: [*map(str, ["finetune", task, *source, "--out", out, "--max-steps", "12",
                                   "--batch-size", "16", "--eval-every", "12", "--precision", "fp32", "--log-every", "1", "--lr", "1e-3"])]
     one = shoptasks(*cmd(tmp_path/"one"), env=env)
     assert one.returncode == 0, one.stderr[-3000:]
