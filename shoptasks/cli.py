@@ -137,6 +137,8 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
                    "however many processes share it")
     p.add_argument("--sampler-seed", type=int, default=0, help="seeds the TPE sampler; give each process that shares a "
                    "study its own (default: 0)")
+    p.add_argument("--pruner", default="median", help="what stops poor trials early: median (default: worse than the "
+                   "median of earlier trials at the same step), halving (successive halving), hyperband or none")
     p.add_argument("--heartbeat", type=float, default=10.0,
                    help="seconds between a running trial's heartbeats; a trial "
                    "silent for three is marked failed and its settings tried again (default: 10)")
@@ -301,7 +303,8 @@ def tune_command(args):
         except argparse.ArgumentTypeError as e: raise ShoptasksError(f"--column: {e}") from None
     if not pretraining: args.task = args.target
     cfg = config_from_args(cls, args)
-    s = tune(args.target, cfg.out, args.trials, cfg, args.sampler_seed, args.resume, args.heartbeat, args.storage)
+    s = tune(args.target, cfg.out, args.trials, cfg, args.sampler_seed, args.resume, args.heartbeat, args.storage,
+             pruner=args.pruner)
     states = [t["state"] for t in s["trials"]]
     print(f"{cfg.out}: {len(states)} trials "
           f"({', '.join(f'{states.count(x)} {x.lower()}' for x in dict.fromkeys(states))})")

@@ -69,7 +69,7 @@ def test_every_docs_page(browser, tmp_path):
 
 def test_jupyterlab_runs_the_plugin_tutorial(browser, tmp_path):
     from selenium.webdriver.common.by import By
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import TimeoutException, ElementClickInterceptedException, NoSuchElementException
     from selenium.webdriver.support.ui import WebDriverWait
     port, token = free_port(), secrets.token_hex(16)
     (tmp_path/"nbs").mkdir()                            # a copy: Lab saves what it runs
@@ -91,18 +91,19 @@ def test_jupyterlab_runs_the_plugin_tutorial(browser, tmp_path):
         wait.until(lambda d: d.execute_script(
             "return document.querySelectorAll('.jp-Notebook .jp-CodeCell').length > 0 && "
             "document.querySelector('.jp-Notebook-ExecutionIndicator[data-status=\"idle\"]') !== null"))
-        for button in browser.find_elements(By.CSS_SELECTOR, ".jp-Dialog .jp-mod-accept"):     # "Select Kernel": python3
-            browser.save_screenshot(str(tmp_path/"dialog.png"))
-            button.click()
         prompts = "return [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(p => p.textContent.trim())"
         def started(d): return any("*" in p or any(c.isdigit() for c in p) for p in d.execute_script(prompts))
-        for attempt in range(3):                    # a click on a menu that is still being laid out can be lost
-            browser.find_element(By.XPATH, "//div[contains(@class,'lm-MenuBar-itemLabel') and text()='Run']").click()
-            browser.find_element(By.XPATH, "//div[contains(@class,'lm-Menu-itemLabel') and text()='Run All Cells']").click()
+        for attempt in range(5):        # a dialog ("Select Kernel") can open late; a click on a menu being laid out is lost
+            for button in browser.find_elements(By.CSS_SELECTOR, ".jp-Dialog .jp-mod-accept"):
+                browser.save_screenshot(str(tmp_path/f"dialog-{attempt}.png"))
+                button.click()
             try:
+                browser.find_element(By.XPATH, "//div[contains(@class,'lm-MenuBar-itemLabel') and text()='Run']").click()
+                browser.find_element(By.XPATH, "//div[contains(@class,'lm-Menu-itemLabel') and text()='Run All Cells']").click()
                 WebDriverWait(browser, 30, poll_frequency=1).until(started)
                 break
-            except TimeoutException: browser.save_screenshot(str(tmp_path/f"not-started-{attempt}.png"))
+            except (TimeoutException, ElementClickInterceptedException, NoSuchElementException):
+                browser.save_screenshot(str(tmp_path/f"not-started-{attempt}.png"))
         WebDriverWait(browser, 600, poll_frequency=1).until(
             lambda d: all(p.startswith("[") and p[1:-2].isdigit() for p in d.execute_script(prompts)))
         errors = browser.execute_script("return [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output')]"

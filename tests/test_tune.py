@@ -51,6 +51,24 @@ def test_the_pruner_stops_a_trial_that_does_not_learn(study):
     assert "4 trials (3 complete, 1 pruned)" in stdout and "replay it: shoptasks finetune review-sentiment" in stdout
     assert (out/"plots"/"history.png").exists() and (out/"trials"/"trial-0003"/"metrics.jsonl").exists()
 
+def test_halving_prunes_from_the_first_trials_and_trial_0_is_the_base_config(reviews, backbone, tmp_path):
+    "Successive halving stops the third trial (it cannot learn) at its first rung; the median pruner waits for three."
+    from shoptasks.plugins import plugin_manager
+    from shoptasks.finetune import FinetuneConfig
+    from shoptasks.backbones import default_lr
+    plugin_manager().register(hook := LearnThenStall())
+    try: r = cli("tune", "review-sentiment", *common(reviews, backbone), "--trials", "3", "--pruner", "halving",
+                 "--eval-every", "10", "--out", tmp_path/"halving")      # at step 5 the learning trials' loss is higher
+    finally: plugin_manager().unregister(hook)
+    assert r.returncode == 0, r.stderr
+    assert [t["state"] for t in summary(tmp_path/"halving")["trials"]] == ["COMPLETE", "COMPLETE", "PRUNED"]
+    r = cli("tune", "review-sentiment", *common(reviews, backbone, steps=5), "--trials", "1", "--out", tmp_path/"base")
+    assert r.returncode == 0, r.stderr
+    base = FinetuneConfig(task="review-sentiment", out="-", batch_size=16, max_steps=5)
+    assert summary(tmp_path/"base")["trials"][0]["params"] == dict(
+        lr=default_lr(str(backbone)), batch_size=16, warmup=base.warmup, weight_decay=base.weight_decay,
+        layer_decay=base.layer_decay, head_lr_scale=base.head_lr_scale)
+
 def test_the_best_config_replays_to_the_same_numbers(study, tmp_path):
     out, _ = study
     best = summary(out)["trials"][summary(out)["best"]]
@@ -107,6 +125,7 @@ def test_two_processes_share_one_study(reviews, backbone, tmp_path):
     (["--trials", "0"], "trials must be a whole number >= 1, not 0"),
     (["--trials", "2", "--preset", "tiny"], "--preset is an option of pretraining, not of tuning review-sentiment"),
     (["--trials", "2", "--column", "text"], "--column: expected ROLE=COLUMN"),
+    (["--trials", "2", "--pruner", "sometimes"], "unknown pruner 'sometimes' (known: median, halving, hyperband, none)"),
 ])
 def test_bad_tune_arguments(extra, expected, tmp_path):
     msg = one_line_error(cli("tune", "review-sentiment", "--out", tmp_path/"s", "--max-steps", "5", *extra))
