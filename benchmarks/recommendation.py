@@ -60,9 +60,9 @@ def main(minutes: float, out: str, lr: float, batch_size: int, runs: str):
                   (f"  Transformer alone ({RUNS[run][1]})", cols(r, "variants", alone))]
     lines += [(f"baseline: {t['baseline_name']}", cols(t, "baseline"))]
     lines += [(f"baseline: {name}", cols(t, "other_baselines", name)) for name in t["other_baselines"]]
-    print(f"\n{'':<60}{'all targets':>33}{'next-basket':>11}{'rare':>11}")
-    print(f"{'':<60}" + "".join(f"{m:>11}" for m in ("HR@10", "NDCG@10", "MRR@10", "NDCG@10", "NDCG@10")))
-    for name, scores in lines: print(f"{name:<60}" + "".join(f"{x:>11.3f}" for x in scores))
+    print(f"\n{'':<60}{'all targets':>36}{'next-basket':>12}{'rare':>12}")
+    print(f"{'':<60}" + "".join(f"{m:>12}" for m in ("HR@10", "NDCG@10", "MRR@10", "NDCG@10", "NDCG@10")))
+    for name, scores in lines: print(f"{name:<60}" + "".join(f"{x:>12.3f}" for x in scores))
     print(f"(next-basket: {t['subsets'][nb]['rows']} rows; rare: {rare}, {t['subsets'][rare]['rows']} rows)")
     (out/"results.json").write_text(json.dumps({k: v["test"] for k, v in results.items()}, indent=1))
 

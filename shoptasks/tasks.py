@@ -258,7 +258,6 @@ class ClassificationTask(Task):
     bias: list | None = None
     stack: float | None = None         # the model's weight beside the baseline in "model + BASELINE" (`calibrate`)
     headline = "macro_f1"
-    monitor = ("macro_f1", "max")      # the validation metric that picks the best checkpoint and stops early
     report_metrics = ("accuracy", "macro_f1")
     output_columns = ("prediction", "probability")
     max_length: int = 128
