@@ -9,8 +9,8 @@ then shoptasks fine-tunes of MiniLM and of our own small pretrained model, each 
     python benchmarks/classification.py [--tasks review-sentiment,product-category,review-rating,product-qa-yesno]
 
 Data: Women's E-Commerce Clothing Reviews (CC0), Flipkart Products (CC BY-SA 4.0, PromptCloud) and Amazon QA
-Appliances (research use; McAuley et al.), read from ../shared/data. Our backbone is a pretraining run on the review texts (`--ours`; pretrained
-here for `--pretrain-minutes` if the directory does not exist).
+Appliances (research use; McAuley et al.), read from ../shared/data. Our backbone is a pretraining run on the
+review texts (`--ours`; pretrained here for `--pretrain-minutes` if the directory does not exist).
 """
 import argparse, json, shutil, time
 from pathlib import Path
