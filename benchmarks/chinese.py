@@ -38,20 +38,29 @@ def main(pretrain_minutes: float, minutes: float, final_eval_rows: int, backbone
                          quiet=True, overwrite=True)
             results[f"{task} {name}"] = r
             print(f"\n{task}, {name}:", format_report(r["test"], task), format_times(r), sep="\n", flush=True)
-    print(f"\n{'test split':<34}{'rows':>7}{'macro-F1':>10}{'accuracy':>10}{'train s':>9}{'epochs':>8}  target")
+    print(table(results, backbones))
+    (out/"summary.json").write_text(json.dumps({k: dict(test=r["test"], train_time_s=r["train_time_s"],
+                                                        epochs=r["epochs"]) for k, r in results.items()}, indent=1))
+    print(f"benchmark: {time.perf_counter() - started:.0f} s in all")
+
+def table(results: dict, backbones: list) -> str:
+    """The test split's macro-F1 and accuracy: per task the TF-IDF baseline, then each backbone's model and its
+    "model + TF-IDF" row (the weight chosen on validation), with the training time."""
+    rows = []
     for task in TASKS:
         runs = {n: results[f"{task} {n}"] for n in backbones}
         base = next(iter(runs.values()))["test"]
         params = base["baseline_params"]
-        print(f"{task + ': TF-IDF (' + params['features'] + ', C=' + format(params['C'], 'g') + ')':<34}"
-              f"{base['rows']:>7}{base['baseline']['macro_f1']:>10.3f}{base['baseline']['accuracy']:>10.3f}")
+        rows.append((f"{task}: TF-IDF ({params['features']}, C={params['C']:g})", base["rows"], base["baseline"], ""))
         for n, r in runs.items():
-            m = r["test"]["model"]
-            print(f"{task + ': ' + n:<34}{r['test']['rows']:>7}{m['macro_f1']:>10.3f}{m['accuracy']:>10.3f}"
-                  f"{r['train_time_s']:>9.0f}{r['epochs']:>8.2f}  {TARGETS[task]:.2f}")
-    (out/"summary.json").write_text(json.dumps({k: dict(test=r["test"], train_time_s=r["train_time_s"],
-                                                        epochs=r["epochs"]) for k, r in results.items()}, indent=1))
-    print(f"benchmark: {time.perf_counter() - started:.0f} s in all")
+            times = f"{r['train_time_s']:>9.0f}{r['epochs']:>8.2f}  {TARGETS[task]:.2f}"
+            named = [(n, r["test"]["model"]), *((f"{n}, {v}", s) for v, s in r["test"]["variants"].items())]
+            rows += [(f"{task}: {name}", r["test"]["rows"], m, times) for name, m in named]
+    width = max(len(name) for name, *_ in rows) + 2
+    head = f"{'test split':<{width}}{'rows':>7}{'macro-F1':>10}{'accuracy':>10}{'train s':>9}{'epochs':>8}  target"
+    return "\n".join([head,
+                      *(f"{name:<{width}}{n:>7}{m['macro_f1']:>10.4f}{m['accuracy']:>10.4f}{times}"
+                        for name, n, m, times in rows)])
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -275,8 +275,8 @@ class GenerationTask(Task):
                                    return_dict_in_generate=True,
                                    output_scores=True)
             if not o["do_sample"]: cfg.top_k, cfg.top_p, cfg.temperature = None, None, None
-            processors = LogitsProcessorList([absent.processor([rows[j]["text"] for j in idx], ids.size(1))] if absent
-                                             else [])
+            processors = LogitsProcessorList([absent.processor([rows[j]["text"] for j in idx], ids.size(1), stops)]
+                                             if absent else [])
             with autocast(precision, device.type):
                 g = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=cfg,
                                    logits_processor=processors)
@@ -431,10 +431,11 @@ class AbsentValues:
             if re.fullmatch(r" ?\d[\d.,]*", t): self.starts[t].append(i)
             if re.fullmatch(r"[\d.,]+", t): self.continues[t].append(i)
 
-    def processor(self, sources: list, prompt_length: int):
-        "The logits processor of a batch of rows whose inputs are `sources`, after prompts `prompt_length` long."
+    def processor(self, sources: list, prompt_length: int, stops: list):
+        """The logits processor of a batch of rows whose inputs are `sources`, after prompts `prompt_length` long, that
+        ends a text with one of `stops` where nothing else may follow."""
         return AbsentAttributes(self, [self.checker.mentions(s) for s in sources], prompt_length,
-                                [{*NUMBER.findall(s), *map(number_value, NUMBER.findall(s))} for s in sources])
+                                [{*NUMBER.findall(s), *map(number_value, NUMBER.findall(s))} for s in sources], stops)
 
     def number_tokens(self, allowed: set, open_number: str) -> tuple[list, bool]:
         """The number pieces that keep the text's numbers among the `allowed` strings (the input's numbers as written
@@ -454,9 +455,10 @@ class AbsentAttributes(LogitsProcessor):
     vocabulary that the row's input does not state gets no probability (so other words sharing the value's first
     tokens stay possible, and a value of one token is never written); and every number it writes is one the input
     states (`number_tokens`: a number is begun and continued only along one of them, and ends only where one does).
-    Beams and samples of a row (`input_ids` holds each row's in turn) share its rule."""
-    def __init__(self, values: AbsentValues, given: list, prompt_length: int, numbers: list):
-        self.values, self.start, self.numbers = values, prompt_length, numbers
+    Beams and samples of a row (`input_ids` holds each row's in turn) share its rule. Where the rule leaves no token
+    (a sampled number that no stated one goes on from), the text ends: only the `stops` stay."""
+    def __init__(self, values: AbsentValues, given: list, prompt_length: int, numbers: list, stops: list):
+        self.values, self.start, self.numbers, self.stops = values, prompt_length, numbers, stops
         self.given = [{(k, v) for k, vs in g.items() for v in vs} for g in given]
 
     def __call__(self, input_ids, scores):
@@ -473,4 +475,5 @@ class AbsentAttributes(LogitsProcessor):
             if done: scores[b, self.values.digits] = -torch.inf
             else: scores[b] = -torch.inf                    # within a number that must go on: its next digits only
             scores[b, keep] = kept
+            if torch.isinf(scores[b]).all(): scores[b, self.stops] = 0
         return scores
