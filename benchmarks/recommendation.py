@@ -6,12 +6,10 @@ scores, weighted as chosen on validation; the Transformer alone is a row of its 
 from scratch for `--minutes`: `defaults` the task's, `recbole` RecBole's SASRec defaults (2 layers, 2 heads, hidden
 size 64, inner size 256, dropout 0.5, full cross-entropy, history 50; RecBole itself does not run on numpy 2).
 `text` the task's defaults with text-aware items (each item's embedding starts from MiniLM's encoding of its
-`Description`). `gbce` the task's model trained with gSASRec's gBCE on 256 uniformly drawn negatives (t=0.75), a
-cheaper step than the full softmax, so more epochs fit in the same minutes. Prints HR@10, NDCG@10 and MRR@10 on all
-test targets, and NDCG@10 on the next-basket ones (bought later than the history's last item) and the rare ones, and
-the training time.
+`Description`). Prints HR@10, NDCG@10 and MRR@10 on all test targets, and NDCG@10 on the next-basket ones
+(bought later than the history's last item) and the rare ones, and the training time.
 
-    python benchmarks/recommendation.py [--minutes 10] [--runs defaults,recbole,text,gbce] [--out DIR]
+    python benchmarks/recommendation.py [--minutes 10] [--runs defaults,recbole,text] [--out runs/bench-recommendation]
 
 Data: Online Retail (UCI; Chen, Sain and Guo 2012; CC BY 4.0), read from ../shared/data.
 """
@@ -25,21 +23,18 @@ from shoptasks.tasks import load_task
 DATA = Path(__file__).resolve().parents[1].parent/"shared"/"data"/"online_retail"/"online_retail.csv.gz"
 RECBOLE = dict(n_layer=2, n_head=2, d_model=64, d_ff=256, dropout=0.5, negatives=0)
 
-GBCE = dict(negatives=256, gbce_t=0.75)      # gSASRec's recipe (Petrov and Macdonald 2023) on the task's model
-
-class Recipes:
-    "next-item with RecBole's SASRec defaults (`next-item-recbole`) and with the gBCE loss (`next-item-gbce`)."
+class RecBoleRecipe:
+    "next-item with RecBole's SASRec defaults, registered as `next-item-recbole`."
     @hookimpl
     def register_tasks(register):
         base = type(load_task("next-item"))
         register(type("NextItemRecBole", (base,), dict(name="next-item-recbole", model_config=RECBOLE)))
-        register(type("NextItemGBCE", (base,), dict(name="next-item-gbce", model_config={**base.model_config, **GBCE})))
 
 RUNS = {"defaults": ("next-item", "task defaults"), "recbole": ("next-item-recbole", "RecBole SASRec defaults"),
-        "text": ("next-item", "text-aware items"), "gbce": ("next-item-gbce", "gBCE, 256 negatives, t=0.75")}
+        "text": ("next-item", "text-aware items")}
 
 def main(minutes: float, out: str, lr: float, batch_size: int, runs: str):
-    register_plugin(Recipes)
+    register_plugin(RecBoleRecipe)
     out, results = Path(out), {}
     for run in runs.split(","):
         task, _ = RUNS[run]
@@ -81,7 +76,6 @@ if __name__ == "__main__":
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--out", default="runs/bench-recommendation")
-    ap.add_argument("--runs", default="defaults,recbole", help="which of defaults, recbole, text (MiniLM's "
-                    "encoding of each item's Description starts its embedding) and gbce (gSASRec's loss) to train "
-                    "(default: defaults,recbole)")
+    ap.add_argument("--runs", default="defaults,recbole", help="which of defaults, recbole and text (MiniLM's "
+                    "encoding of each item's Description starts its embedding) to train (default: defaults,recbole)")
     main(**vars(ap.parse_args()))

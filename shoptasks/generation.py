@@ -53,7 +53,7 @@ class GenerationTask(Task):
     segment_metrics = ("invented_rate",)
     output_columns = ("generated", "score")
     report_variants = {"model + guard": dict(guard=True), "model + constraint": dict(constrain=True)}
-    serve_options = dict(guard=True)
+    serve_options = dict(guard=True, constrain=True)    # the guard over constrained candidates: see the constraint
     fields: dict = {}                  # role -> the field token before its value in the prompt
     target_field: str = ""             # the field token the target follows
     max_prompt: int | None = None      # prompt tokens kept (a longer prompt's longest fields are shortened); None:
@@ -455,8 +455,8 @@ class AbsentAttributes(LogitsProcessor):
     vocabulary that the row's input does not state gets no probability (so other words sharing the value's first
     tokens stay possible, and a value of one token is never written); and every number it writes is one the input
     states (`number_tokens`: a number is begun and continued only along one of them, and ends only where one does).
-    Beams and samples of a row (`input_ids` holds each row's in turn) share its rule. Where the rule leaves no token
-    (a sampled number that no stated one goes on from), the text ends: only the `stops` stay."""
+    Beams and samples of a row (`input_ids` holds each row's in turn) share its rule. Where the rule leaves no token,
+    the text ends: only the `stops` stay."""
     def __init__(self, values: AbsentValues, given: list, prompt_length: int, numbers: list, stops: list):
         self.values, self.start, self.numbers, self.stops = values, prompt_length, numbers, stops
         self.given = [{(k, v) for k, vs in g.items() for v in vs} for g in given]
@@ -468,7 +468,7 @@ class AbsentAttributes(LogitsProcessor):
             for n in range(min(self.values.longest, len(seq)) + 1):
                 for token, value in ends.get(tuple(seq[len(seq) - n:]), ()):
                     if value not in self.given[row]: scores[b, token] = -torch.inf
-            tail = self.values.tokenizer.decode(seq[-8:]) if seq else ""
+            tail = self.values.tokenizer.decode(seq) if seq else ""          # a part number can be 11+ tokens
             keep, done = self.values.number_tokens(self.numbers[row], re.search(r"(\d[\d.,]*)?$", tail).group(0))
             keep = torch.tensor(sorted(set(keep)), dtype=torch.long)
             kept = scores[b, keep].clone()

@@ -63,12 +63,14 @@ def test_predictions_of_every_kind(server, runs):
     preds = r.json()["predictions"]
     assert len(preds) == 2 and all(p["prediction"] in ("negative", "positive") and 0.5 <= p["probability"] <= 1
                                    for p in preds)
-    r = post(server, "/v1/runs/descriptions/predict", {"inputs": [{"name": "Aster navy dress", "brand": "Aster"}],
-                                                       "options": {"max_new_tokens": 8}})
-    assert r.status_code == 200, r.text
-    p = r.json()["predictions"][0]
-    assert isinstance(p["generated"], str) and p["guard"] in ("kept", "changed", "all invent", "all empty"), p
-    assert isinstance(p["candidates"], list) and not any(k.startswith("generated_") for k in p), p
+    for options, guarded in [({}, True), ({"guard": False}, False)]:      # the guard over the constraint by default
+        r = post(server, "/v1/runs/descriptions/predict", {"inputs": [{"name": "Aster navy dress", "brand": "Aster"}],
+                                                           "options": {"max_new_tokens": 8, **options}})
+        assert r.status_code == 200, r.text
+        p = r.json()["predictions"][0]
+        assert isinstance(p["generated"], str) and ("guard" in p) == guarded, p
+        assert len(p["candidates"]) == 8 * guarded and not any(k.startswith("generated_") for k in p), p
+        assert not guarded or p["guard"] in ("kept", "changed", "all invent", "all empty"), p
     item = json.loads((runs["next"]/ITEMS_FILE).read_text())[0]
     r = post(server, "/v1/runs/next/predict", {"inputs": [{"items": [item]}], "options": {"k": 5}})
     assert r.status_code == 200, r.text
