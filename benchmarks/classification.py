@@ -27,7 +27,7 @@ def hf_trainer(task_name: str, data, path: str, epochs: float, out: Path) -> dic
     from datasets import Dataset
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
                               TrainingArguments)
-    from shoptasks.tasks import load_task
+    from shoptasks.plugins import load_task
     task = load_task(task_name)
     train, test = task.load(data, "train"), task.load(data, "test")
     if task.labels is None: task.labels = sorted(set(train.labels()))

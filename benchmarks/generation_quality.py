@@ -21,7 +21,7 @@ from shoptasks.data import read_texts
 from shoptasks.finetune import finetune, format_times
 from shoptasks.pretraining import pretrain, format_report as format_pretraining
 from shoptasks.sample import sample_path
-from shoptasks.tasks import load_task
+from shoptasks.plugins import load_task
 
 DATA = Path(__file__).resolve().parents[1].parent/"shared"/"data"
 TASKS = {"product-description": DATA/"flipkart_products"/"products.csv",

@@ -25,7 +25,7 @@ def reviews(n: int) -> Path:
     "A CSV of `n` reviews (an id and a text drawn from the sample shop's reviews), written once."
     path = OUT/f"reviews-{n}.csv"
     if not path.exists():
-        from shoptasks.tasks import load_task
+        from shoptasks.plugins import load_task
         texts = [r["text"] for r in load_task("review-sentiment").load().rows]
         rng = random.Random(n)
         with open(path.with_suffix(".tmp"), "w", newline="") as f:

@@ -18,7 +18,7 @@ from pathlib import Path
 from shoptasks.finetune import finetune, format_report
 from shoptasks.hookspecs import hookimpl
 from shoptasks.plugins import register_plugin
-from shoptasks.tasks import load_task
+from shoptasks.plugins import load_task
 
 DATA = Path(__file__).resolve().parents[1].parent/"shared"/"data"/"online_retail"/"online_retail.csv.gz"
 RECBOLE = dict(n_layer=2, n_head=2, d_model=64, d_ff=256, dropout=0.5, negatives=0)

@@ -9,8 +9,8 @@ _API = dict(errors=["ShoptasksError"], model=["ShoptasksConfig", "ShoptasksForCa
                                               "preset_config", "build_model"],
             tokenizer=["train_tokenizer"], data=["read_texts"], sample=["make_shop", "write_shop"],
             trainer=["TrainConfig", "Trainer"], pretraining=["PretrainConfig", "pretrain", "generate", "load_run"],
-            hookspecs=["hookimpl"], plugins=["register_plugin", "task_registry"],
-            tasks=["Task", "ClassificationTask", "load_task"],
+            hookspecs=["hookimpl"], plugins=["register_plugin", "task_registry", "kind_registry", "load_task"],
+            tasks=["Task", "ClassificationTask"],
             finetune=["FinetuneConfig", "finetune"], inference=["evaluate", "predict", "load_finetuned", "export"],
             generation=["GenerationTask"], ranking=["RankingTask", "recommend"])
 _MODULE = {name: module for module, names in _API.items() for name in names}

@@ -16,7 +16,8 @@ import numpy as np, torch
 from tqdm.auto import tqdm
 from .errors import check, check_numbers
 from .data import write_atomic
-from .tasks import Task, load_task
+from .tasks import Task
+from .plugins import load_task
 from .metrics import segment_scores
 from .backbones import default_lr
 from .lora import add_lora, save_adapted, trainable
@@ -110,7 +111,8 @@ def split_report(task: Task, examples, outputs, loss, baselines: list, variants:
                 split_rows=examples.split_rows or len(examples), empty_outputs=empty,
                 skipped_unlabelled=examples.unlabelled, notes=task.notes(examples, outputs),
                 shown=list(task.report_metrics),
-                headline=task.headline, loss=loss, **scores(range(len(examples))), baseline_name=baselines[0].name,
+                headline=task.headline, maximize=task.maximize, loss=loss, **scores(range(len(examples))),
+                baseline_name=baselines[0].name,
                 baseline_params=baselines[0].get_params(), model_params=task.model_params(),
                 subsets={n: scores(idx) for n, idx in task.subsets(examples).items() if 0 < len(idx) < len(examples)},
                 segments=dict(model=segment_scores(task, pred, examples.rows),

@@ -47,6 +47,7 @@ def check_decoding(options: dict) -> dict:
 class GenerationTask(Task):
     "A task that writes a text for each row; subclasses name their columns, fields and target field."
     kind, kind_noun = "generate", "generation"
+    causal_lm = True
     headline = "rouge_l"
     report_metrics = ("rouge_l", "rouge_2", "bleu", "distinct_2", "mean_length", "invented_rate", "contradiction_rate",
                       "attribute_recall")

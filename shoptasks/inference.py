@@ -11,7 +11,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 from .errors import ShoptasksError, check
 from .data import write_atomic, corpus_format
-from .tasks import Examples, load_task
+from .tasks import Examples
+from .plugins import load_task
 from .trainer import pick_precision, default_device, staged_dir, checkpoints
 from .lora import LORA_FILE, load_adapters, merge_lora
 from .finetune import FINETUNE_CONFIG, TASK_INFO, split_report

@@ -206,7 +206,8 @@ def segment_scores(task, predicted, rows, min_rows: int = 30) -> dict:
         seg = dict(groups=scores, gap=None, worst=None, best=None, left_out=left_out, min_rows=min_rows)
         if len(scores) >= 2:
             lo, hi = min(scores, key=lambda g: scores[g]["score"]), max(scores, key=lambda g: scores[g]["score"])
-            seg.update(gap=scores[hi]["score"] - scores[lo]["score"], worst=lo, best=hi)
+            worst, best = (lo, hi) if task.maximize else (hi, lo)
+            seg.update(gap=scores[hi]["score"] - scores[lo]["score"], worst=worst, best=best)
         out[role] = seg
     return out
 

@@ -275,11 +275,11 @@ def generate(run, prompt: str, n: int = 3, max_new_tokens: int = 40, temperature
              top_k: int | None = 50, greedy: bool = False, seed: int = 0) -> list[str]:
     "`n` texts: `prompt` and a continuation by the model in `run` (as Hugging Face's text-generation pipeline returns)."
     from shoptasks.model import generate_ids
-    from shoptasks.generation import GenerationTask
     from shoptasks.finetune import FINETUNE_CONFIG
     from shoptasks.inference import run_kind, check_finished
+    from shoptasks.plugins import load_task
     kind, task = run_kind(run)
-    check(kind in ("", "pretraining", GenerationTask.kind_noun),
+    check(task is None or load_task(task).causal_lm,
           f"{run} is a {kind} run of {task}; generate needs a pretraining or generation run")
     if kind: check_finished(run, RUN_CONFIG if kind == "pretraining" else FINETUNE_CONFIG)
     model, tok = load_run(run)

@@ -88,6 +88,7 @@ class RankingTask(Task):
     report_variants = {"model: Transformer alone": dict(features=False)}
     streams = False
     monitor = ("ndcg_10", "max")       # the validation metric that picks the best checkpoint and stops early
+    request_roles = ("items",)         # a request gives a history's items
     min_item_events: int = 1           # items with fewer events (after collapsing repeats) are dropped
     min_user_events: int = 3           # histories with fewer are dropped: leave-last-out needs 3
     max_history: int = 50              # the last items a history keeps
@@ -350,6 +351,12 @@ class RankingTask(Task):
 
     def baseline(self): return ItemKNN()
     def baselines(self) -> list: return [ItemKNN(), Repeat(), Popularity()]
+
+    def figures(self, scores: dict, info: dict) -> list:
+        "HR@K and NDCG@K for K = 1..20 of the model and each baseline."
+        from shoptasks.report import at_k_png
+        return [("Hit rate and NDCG by list length", at_k_png(scores, dict(hr_at="HR@K", ndcg_at="NDCG@K")),
+                 "HR@K and NDCG@K, K = 1..20")]
 
     def subsets(self, examples) -> dict:
         """The targets bought at a later time than the history's last item (the next basket: the order of lines in a

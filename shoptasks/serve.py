@@ -69,8 +69,7 @@ class ServedRun:
     def describe(self) -> dict:
         "What `GET /v1/runs` says of the run."
         t = self.task
-        roles = ["items"] if t.kind == "rank" else list(t.text_roles)
-        return dict(name=self.name, task=t.name, kind=t.kind, roles=roles, labels=getattr(t, "labels", None),
+        return dict(name=self.name, task=t.name, kind=t.kind, roles=list(t.request_roles), labels=t.labels,
                     backbone=self.info.get("backbone"), version=self.version, shoptasks=__version__)
 
     def rows(self, inputs: list, truncate: bool = False) -> list:

@@ -320,7 +320,7 @@ class Trainer:
                  task=None, steps_per_epoch: float | None = None):
         self.model, self.cfg, self.out, self.batches, self.evaluate = model, cfg, Path(out), batches, evaluate
         self.device, self.task = device or default_device(), task
-        self.monitor = getattr(task, "monitor", None) or ("loss", "min")
+        self.monitor = task.monitor if task else ("loss", "min")
         self.rank, self.world = init_distributed(self.device)
         self.is_main, self.quiet = self.rank == 0, quiet
         check(cfg.epochs is None or steps_per_epoch, "an epochs budget needs the number of steps per epoch")

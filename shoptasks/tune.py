@@ -119,13 +119,14 @@ def tune(target: str, out, trials: int, cfg=None, sampler_seed: int = 0, resume:
     import optuna
     from shoptasks.finetune import finetune, FinetuneConfig, FINETUNE_CONFIG
     from shoptasks.pretraining import pretrain, PretrainConfig, RUN_CONFIG
-    from shoptasks.tasks import load_task
+    from shoptasks.plugins import load_task
     from shoptasks.trainer import TrainingDiverged
     check(isinstance(trials, int) and not isinstance(trials, bool) and trials >= 1,
           f"trials must be a whole number >= 1, not {trials!r}")
     check(pruner in PRUNERS, f"unknown pruner {pruner!r} (known: {', '.join(PRUNERS)})")
     out, pretraining = Path(out), target == "pretrain"
     task = None if pretraining else load_task(target)
+    maximize = bool(task and task.maximize)           # perplexity is minimised
     if pretraining: cls, run, saved = PretrainConfig, pretrain, RUN_CONFIG
     else: cls, run, saved = FinetuneConfig, finetune, FINETUNE_CONFIG
     cfg = cfg or cls(**({} if pretraining else dict(task=target)), out=str(out), **kwargs)
@@ -134,7 +135,7 @@ def tune(target: str, out, trials: int, cfg=None, sampler_seed: int = 0, resume:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     base = {**asdict(cfg), "lr": cfg.lr or default_lr(getattr(cfg, "backbone", None)),
             **(cfg.shape() if pretraining else {})}
-    study = open_study(out, target, not pretraining, resume, heartbeat, storage,
+    study = open_study(out, target, maximize, resume, heartbeat, storage,
                        optuna.samplers.TPESampler(seed=sampler_seed), PRUNERS[pruner](optuna),
                        first={k: base[k] for k in space if k in base})
 
@@ -143,7 +144,7 @@ def tune(target: str, out, trials: int, cfg=None, sampler_seed: int = 0, resume:
         run_dir = out/"trials"/f"trial-{trial.number:04d}"
         trial.set_user_attr("out", str(run_dir))
         trial.set_user_attr("worker", os.getpid())
-        reporter = ReportToTrial(trial, maximize=not pretraining)
+        reporter = ReportToTrial(trial, maximize=maximize)
         plugin_manager().register(reporter)
         try: result = run(replace(cfg, out=str(run_dir), **params), quiet=True)
         except TrainingDiverged as e:                     # these settings diverge: a failed trial, not a failed study
@@ -170,9 +171,10 @@ def _trial_line(t, task) -> str:
 def write_summary(study, out: Path, target: str, task) -> dict:
     "Write `study.json`, `best_config.json` and the plots of `study` into `out`; return the summary."
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
-    best = max(done, key=lambda t: t.value if task else -t.value) if done else None
+    maximize = bool(task and task.maximize)
+    best = max(done, key=lambda t: t.value if maximize else -t.value) if done else None
     summary = dict(target=target, metric=f"val {task.headline}" if task else "val ppl",
-                   direction="maximize" if task else "minimize", best=best and best.number,
+                   direction="maximize" if maximize else "minimize", best=best and best.number,
                    trials=[dict(number=t.number, state=t.state.name, value=t.value, params=t.params,
                                 steps=t.user_attrs.get("steps"), out=t.user_attrs.get("out"),
                                 worker=t.user_attrs.get("worker"), error=t.user_attrs.get("error"),

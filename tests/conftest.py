@@ -1,6 +1,6 @@
-import contextlib, io, os, socket, subprocess, sys
+import contextlib, io, os, socket, subprocess, sys, time
 from pathlib import Path
-import pytest
+import httpx, pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent/"shared"/"data"
@@ -35,6 +35,26 @@ def cli(*args, cwd=None) -> subprocess.CompletedProcess:
     except SystemExit as e: code = e.code if isinstance(e.code, int) else 1
     finally: os.chdir(here)
     return subprocess.CompletedProcess(["shoptasks", *map(str, args)], code, out.getvalue(), err.getvalue())
+
+@contextlib.contextmanager
+def serving(*args):
+    "`shoptasks serve` with `args` (runs and options) on a free loopback port, once healthy: its URL; stopped after."
+    port = free_port()
+    exe = Path(sys.executable).parent/"shoptasks"
+    proc = subprocess.Popen([str(exe), "serve", *map(str, args), "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                if httpx.get(url + "/health").status_code == 200: break
+            except httpx.TransportError: pass
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 def one_line_error(r: subprocess.CompletedProcess) -> str:
     "The error of a command that failed as bad input should: exit status 2, one line on stderr naming the problem."

@@ -55,7 +55,7 @@ def test_chinese_descriptions_through_finetune_evaluate_and_predict(shop_dir, ba
 
 def test_the_fact_checker_and_the_guard_read_chinese_attributes(shop_dir, tmp_path):
     "An absent Chinese colour is found and marked; the guard passes over the candidate that states it."
-    from shoptasks.tasks import load_task
+    from shoptasks.plugins import load_task
     task = load_task("product-description")
     train = task.load(chinese_products(shop_dir, tmp_path/"zh.csv"), "train")
     task.setup(train)

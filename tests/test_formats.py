@@ -2,7 +2,7 @@
 import csv, json
 import pytest
 from conftest import cli, one_line_error
-from shoptasks.tasks import load_task
+from shoptasks.plugins import load_task
 
 @pytest.fixture(scope="module")
 def reviews_parquet(shop_dir, tmp_path_factory):

@@ -167,7 +167,7 @@ def test_retrieve_and_edit_without_leakage(backbone, shop_dir, tmp_path):
     run = tmp_path/"run"
     r = finetune(["--data", shop_dir/"products.csv"], backbone, run, "4", "--retrieve", "1", "--final-eval-rows", "8")
     assert r.returncode == 0, r.stderr
-    from shoptasks.tasks import load_task
+    from shoptasks.plugins import load_task
     from shoptasks.metrics import swap_values
     task = load_task("product-description")
     train, test = (task.load(shop_dir/"products.csv", s) for s in ("train", "test"))

@@ -79,7 +79,7 @@ def test_bad_event_files(tmp_path):
 
 def test_online_retail_protocol_and_baselines(shared_data):
     "The issue's protocol on the real file: its counts, and the baselines' reference figures on the test split."
-    from shoptasks.tasks import load_task
+    from shoptasks.plugins import load_task
     task = load_task("next-item")
     task.min_item_events = 5                                                     # the published protocol's filter
     source = shared_data/"online_retail"/"online_retail.csv.gz"

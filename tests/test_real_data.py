@@ -32,7 +32,7 @@ def test_chinese_reviews_get_a_character_baseline(shared_data, backbone, tmp_pat
     it was far weaker); sentiment per product category; the category task by --column."""
     import csv, gzip
     from shoptasks.metrics import TfidfBaseline
-    from shoptasks.tasks import load_task
+    from shoptasks.plugins import load_task
     with gzip.open(shared_data/"chinese_shopping_reviews"/"reviews.csv.gz", "rt", newline="") as f: rows = list(csv.reader(f))
     data = tmp_path/"zh.csv"
     with open(data, "w", newline="") as f: csv.writer(f).writerows([rows[0], *rows[1::20]])

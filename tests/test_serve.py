@@ -1,8 +1,7 @@
 "`shoptasks serve`: a real uvicorn server on a free loopback port, real HTTP requests, every kind of task."
-import asyncio, json, subprocess, sys, time
-from pathlib import Path
+import asyncio, json, subprocess
 import httpx, pytest
-from conftest import ROOT, cli, free_port, one_line_error
+from conftest import ROOT, cli, one_line_error, serving
 from shoptasks.ranking import ITEMS_FILE
 
 KEY = "s3cret-key"
@@ -26,22 +25,9 @@ def server(runs, tmp_path_factory):
     "`shoptasks serve` of the three runs with an API key, small limits and a long gathering window."
     key = tmp_path_factory.mktemp("key")/"api.key"
     key.write_text(KEY + "\n")
-    port = free_port()
-    args = [*(f"{n}={p}" for n, p in runs.items()), "--port", port, "--api-key-file", key, "--max-inputs", 8,
+    args = [*(f"{n}={p}" for n, p in runs.items()), "--api-key-file", key, "--max-inputs", 8,
             "--max-queue", 4, "--max-batch", 4, "--max-wait-ms", 200, "--max-body", 20000, "--max-new-tokens", 32]
-    exe = Path(sys.executable).parent/"shoptasks"
-    proc = subprocess.Popen([str(exe), "serve", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if httpx.get(url + "/health").status_code == 200: break
-        except httpx.TransportError: pass
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    with serving(*args) as url: yield url
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
