@@ -16,7 +16,7 @@ pretraining reads the same split, so no validation or test review is pretrained 
 import argparse, json, time
 from pathlib import Path
 from shoptasks.finetune import finetune, format_report, format_times
-from shoptasks.pretraining import pretrain, format_report as format_pretraining
+from shoptasks.pretraining import pretrain, format_pretraining
 
 DATA = Path(__file__).resolve().parents[1].parent/"shared"/"data"/"chinese_shopping_reviews"/"reviews.csv.gz"
 TASKS = {"review-sentiment": {},                                           # the task's default names read the file

@@ -19,7 +19,7 @@ import argparse, json, time
 from pathlib import Path
 from shoptasks.data import read_texts
 from shoptasks.finetune import finetune, format_times
-from shoptasks.pretraining import pretrain, format_report as format_pretraining
+from shoptasks.pretraining import pretrain, format_pretraining
 from shoptasks.sample import sample_path
 from shoptasks.plugins import load_task
 

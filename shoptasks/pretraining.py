@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['RUN_CONFIG', 'PretrainConfig', 'BigramLM', 'spread_windows', 'eval_windows', 'masked_batch', 'evaluate_lm',
-           'prepare_run', 'pretrain', 'corpus_tokens_per_word', 'format_report', 'load_run', 'generate']
+           'prepare_run', 'pretrain', 'corpus_tokens_per_word', 'format_pretraining', 'load_run', 'generate']
 
 # %% ../nbs/04b_pretraining.ipynb #e18d660f
 import json, math, time
@@ -242,7 +242,7 @@ def _pretrain(cfg: PretrainConfig, quiet: bool, model, resume: bool, overwrite: 
                    wall_time_s=time.perf_counter() - started)
     write_atomic(out/RUN_CONFIG, json.dumps(trainer.replay_config(), indent=1))
     write_atomic(out/"metrics.json", json.dumps(metrics, indent=1))
-    if not quiet: print(format_report(metrics))
+    if not quiet: print(format_pretraining(metrics))
     return metrics
 
 def corpus_tokens_per_word(run) -> float | None:
@@ -253,7 +253,7 @@ def corpus_tokens_per_word(run) -> float | None:
     return (train["tokens"] - train["documents"]) / train["words"] if train.get("words") else None
 
 # %% ../nbs/04b_pretraining.ipynb #519aa196
-def format_report(m: dict) -> str:
+def format_pretraining(m: dict) -> str:
     "The model's perplexity beside the bigram baseline's, and the run's speed."
     return "\n".join([
         f"{'':<22}{'val ppl':>10}{'test ppl':>10}",

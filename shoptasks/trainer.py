@@ -386,7 +386,7 @@ def set_lr(self: Trainer):
     return self.opt.param_groups[0]["lr"]
 
 @patch
-def calibrate(self: Trainer, step_time: float):
+def budget_steps(self: Trainer, step_time: float):
     """Fix `max_steps` so that training and its evaluations end within `cfg.minutes`: one evaluation is
     timed here, and rank 0's figure holds for every process."""
     t = time.perf_counter(); self.evaluate(self.trained); eval_time = time.perf_counter() - t
@@ -493,7 +493,7 @@ def _loop(self: Trainer, pm, forward, no_sync, precision):
         if self.step - start_step == 10: t10 = time.perf_counter()     # the first steps include compilation
         done = self.step - start_step
         if self.max_steps is None and (done >= 20 or done > 10 and self.elapsed >= 0.25 * cfg.minutes * 60):
-            self.calibrate((time.perf_counter() - t10) / (done - 10))      # from step 10: after compilation
+            self.budget_steps((time.perf_counter() - t10) / (done - 10))      # from step 10: after compilation
             bar.total = self.max_steps; bar.refresh()
         elif cfg.minutes and self.max_steps and self.step < self.max_steps and self.out_of_time():
             self.max_steps = self.step                   # steps slowed down since the budget was fixed
