@@ -126,16 +126,17 @@ def make_config(cls, path=None, given: dict | None = None):
     return cls(**values)
 
 # %% ../nbs/04a_config.ipynb #0f7fb914
-def add_options(parser, cls, skip=(), required=()):
-    "One `--flag` per field of the dataclass `cls` (but `skip`); `required` fields are shown as such."
+def add_options(parser, cls, skip=(), required=(), shown: str | None = None):
+    """One `--flag` per field of the dataclass `cls` (but `skip`); `required` fields are shown as such, and the others
+    with their default (or with `shown`, where the default comes from elsewhere)."""
     helps = field_help(cls)
     budget = parser.add_mutually_exclusive_group() if set(BUDGET) & {f.name for f in fields(cls)} - set(skip) else None
     for f in fields(cls):
         if f.name in skip: continue
         flag, default = "--" + f.name.replace("_", "-"), default_of(f)
         parts = [p for p in _parts(f.type) if p is not type(None)]
-        shown = "required (here or in --config)" if f.name in required else f"default: {default}"
-        kw = dict(default=argparse.SUPPRESS, help=f"{helps.get(f.name, '')} ({shown})".lstrip())
+        said = "required (here or in --config)" if f.name in required else shown or f"default: {default}"
+        kw = dict(default=argparse.SUPPRESS, help=f"{helps.get(f.name, '')} ({said})".lstrip())
         if typing.get_origin(parts[0]) is typing.Literal: kw.update(choices=typing.get_args(parts[0]))
         elif parts[0] is bool: kw.update(action=argparse.BooleanOptionalAction)
         elif parts[0] is tuple: kw.update(type=float, nargs=len(default), metavar="X")

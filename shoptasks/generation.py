@@ -8,12 +8,13 @@ __all__ = ['GUARD_SAMPLES', 'DECODING', 'check_decoding', 'GenerationTask', 'Abs
 # %% ../nbs/05c_generation.ipynb #f4e0f578
 import re
 from collections import Counter, defaultdict
+from dataclasses import asdict
 from functools import partial
 import numpy as np, torch
 from tqdm.auto import tqdm
 from transformers import LogitsProcessor
 from .errors import ShoptasksError, check
-from .model import load_pretrained
+from .model import Decoding, load_pretrained
 from .tokenizer import FIELD_TOKENS, whole_characters
 from .backbones import attention_for, pad, pooling_for
 from .tasks import Task, _text
@@ -24,8 +25,7 @@ from .trainer import autocast
 # %% ../nbs/05c_generation.ipynb #bc1d9b87
 GUARD_SAMPLES = 8
 
-DECODING = dict(max_new_tokens=64, do_sample=False, temperature=1.0, top_k=50, top_p=1.0, num_beams=1,
-                repetition_penalty=1.0, no_repeat_ngram_size=0, num_return_sequences=1)
+DECODING = asdict(Decoding())          # the decoding options and their defaults, declared in `02_model`
 
 def check_decoding(options: dict) -> dict:
     "The decoding `options` over `DECODING`, checked: one line naming the option that is wrong."

@@ -7,7 +7,7 @@ __all__ = ['PRESETS', 'CACHE_FIELD', 'ShoptasksConfig', 'preset_config', 'Attent
            'attend', 'explicit_attention', 'MLP', 'Block', 'visibility_mask', 'ShoptasksPreTrainedModel',
            'ShoptasksModel', 'lm_loss', 'LinearCrossEntropy', 'linear_cross_entropy', 'loss_chunk_for', 'ShoptasksLM',
            'ShoptasksForCausalLM', 'ShoptasksForMaskedLM', 'load_pretrained', 'build_model', 'count_params',
-           'flops_per_token', 'generate_ids']
+           'flops_per_token', 'Decoding', 'generate_ids']
 
 # %% ../nbs/02_model.ipynb #90530823
 import math
@@ -329,6 +329,22 @@ def flops_per_token(config: ShoptasksConfig, n_params: int, training: bool = Tru
     c = config
     fwd = 2 * n_params + 4 * c.n_layer * c.d_model * c.context
     return 3 * fwd if training else fwd
+
+# %% ../nbs/02_model.ipynb #d6dc5909
+from dataclasses import dataclass
+
+@dataclass
+class Decoding:
+    "How text is decoded: the options of Hugging Face's `generate` that shoptasks passes on, and their defaults."
+    max_new_tokens: int = 64          # tokens to generate at most
+    do_sample: bool = False           # sample instead of searching
+    temperature: float = 1.0          # sampling temperature
+    top_k: int = 50                   # sample among the k likeliest
+    top_p: float = 1.0                # sample among the likeliest with this much probability
+    num_beams: int = 1                # beam search width
+    repetition_penalty: float = 1.0   # divide the scores of tokens already used by this
+    no_repeat_ngram_size: int = 0     # never repeat an n-gram of this size
+    num_return_sequences: int = 1     # alternatives per row (generated_2, ...)
 
 # %% ../nbs/02_model.ipynb #1c7dab92
 @torch.no_grad()

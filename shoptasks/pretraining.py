@@ -19,7 +19,8 @@ from .tokenizer import train_tokenizer, check_vocab_size, whole_characters
 from .sample import sample_path
 from .data import (read_texts, split_of, pack_corpus, load_tokens, WindowSampler, window_batch, mask_tokens,
                             write_atomic)
-from .model import PRESETS, preset_config, build_model, count_params, load_pretrained, loss_chunk_for
+from .model import (PRESETS, Decoding, preset_config, build_model, count_params, load_pretrained,
+                             loss_chunk_for)
 from .trainer import (TrainConfig, Trainer, autocast, predicted_tokens, init_distributed, on_rank0,
                                default_device, check_out_dir, staged_dir, removed_on_failure,
                                run_lock, batch_split, micro_batches)
@@ -271,8 +272,9 @@ def load_run(run):
     return (load_pretrained(AutoModelForCausalLM.from_pretrained, run).eval(),
             load_pretrained(AutoTokenizer.from_pretrained, run, "tokenizer directory"))
 
-def generate(run, prompt: str, n: int = 3, max_new_tokens: int = 40, temperature: float = 0.8,
-             top_k: int | None = 50, greedy: bool = False, seed: int = 0) -> list[str]:
+def generate(run, prompt: str, n: int = 3, max_new_tokens: int = Decoding.max_new_tokens,
+             temperature: float = Decoding.temperature, top_k: int | None = Decoding.top_k, greedy: bool = False,
+             seed: int = 0) -> list[str]:
     "`n` texts: `prompt` and a continuation by the model in `run` (as Hugging Face's text-generation pipeline returns)."
     from shoptasks.model import generate_ids
     from shoptasks.finetune import FINETUNE_CONFIG
