@@ -128,7 +128,8 @@ def test_a_fine_tune_on_two_processes_matches_one(backbone, shop_dir, tmp_path, 
     source = ["--data", shop_dir/data] if data else []
     source += [] if task.startswith("next-item") else ["--backbone", backbone]
     cmd = lambda out: [*map(str, ["finetune", task, *source, "--out", out, "--max-steps", "12",
-                                  "--batch-size", "16", "--eval-every", "12", "--precision", "fp32", "--log-every", "1", "--lr", "1e-3"])]
+                                  "--batch-size", "16", "--eval-every", "12", "--precision", "fp32", "--log-every", "1", "--lr", "1e-3",
+                                  "--final-eval-rows", "20"])]
     one = shoptasks(*cmd(tmp_path/"one"), env=env)
     assert one.returncode == 0, one.stderr[-3000:]
     two = torchrun(*cmd(tmp_path/"two"), env=env)
