@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict
 from functools import partial
 import numpy as np, torch
+from fastcore.basics import patch
 from tqdm.auto import tqdm
 from transformers import LogitsProcessor
 from .errors import ShoptasksError, check
@@ -150,268 +151,301 @@ class GenerationTask(Task):
         "The template baseline's text of a row: its input values as sentences (a task words its own)."
         return " ".join(v if v.endswith(".") else f"{v}." for v in row["inputs"].values() if v)
 
-    def setup(self, train, *others):
-        """The attribute vocabulary (every value of each kind in the training split's inputs), the stock texts
-        (targets seen `stock_repeats` times or more in the training split), and, where the task retrieves, the index
-        of training rows and every row's neighbours in it."""
-        if train is None: return
-        vocab = {}
-        for row in train.rows:
-            for k, values in self.attributes(row).items(): vocab.setdefault(k, set()).update(values)
-        self.vocabulary = {k: sorted(v) for k, v in sorted(vocab.items())}
-        counts = Counter(r["label"] for r in train.rows)
-        self.stock = sorted(t for t, n in counts.items() if n >= self.stock_repeats)
-        if self.retrieve:                  # no row retrieves itself or another of its target: it would copy it
-            self.index = [[r["text"], r["label"], r["inputs"]] for r in train.rows]
-            self.__dict__.pop("_retriever", None)
-            same = defaultdict(list)
-            for i, r in enumerate(train.rows): same[r["label"]].append(i)
-            for r in train.rows: r.pop("neighbours", None)
-            self.find_neighbours(train.rows, lambda i: same[train.rows[i]["label"]])
-            for split in others: self.find_neighbours(split.rows)
+# %% ../nbs/05c_generation.ipynb #5bad7679
+@patch
+def setup(self: GenerationTask, train, *others):
+    """The attribute vocabulary (every value of each kind in the training split's inputs), the stock texts
+    (targets seen `stock_repeats` times or more in the training split), and, where the task retrieves, the index
+    of training rows and every row's neighbours in it."""
+    if train is None: return
+    vocab = {}
+    for row in train.rows:
+        for k, values in self.attributes(row).items(): vocab.setdefault(k, set()).update(values)
+    self.vocabulary = {k: sorted(v) for k, v in sorted(vocab.items())}
+    counts = Counter(r["label"] for r in train.rows)
+    self.stock = sorted(t for t, n in counts.items() if n >= self.stock_repeats)
+    if self.retrieve:                  # no row retrieves itself or another of its target: it would copy it
+        self.index = [[r["text"], r["label"], r["inputs"]] for r in train.rows]
+        self.__dict__.pop("_retriever", None)
+        same = defaultdict(list)
+        for i, r in enumerate(train.rows): same[r["label"]].append(i)
+        for r in train.rows: r.pop("neighbours", None)
+        self.find_neighbours(train.rows, lambda i: same[train.rows[i]["label"]])
+        for split in others: self.find_neighbours(split.rows)
 
-    def build(self, backbone, device: str = "cpu") -> tuple:
-        "The causal language model at `backbone` (a run or Hugging Face directory) and its tokenizer."
-        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-        check(backbone, f"{self.name} fine-tunes a causal language model: pass --backbone")
-        config = load_pretrained(AutoConfig.from_pretrained, backbone)
-        check(pooling_for(config) == "last", f"{backbone}: not a causal language model directory (a generation task "
-                                             f"needs one; this {config.model_type} model is bidirectional)")
-        load = partial(AutoModelForCausalLM.from_pretrained, attn_implementation=attention_for(device))
-        model = load_pretrained(load, backbone)
-        tok = load_pretrained(AutoTokenizer.from_pretrained, backbone, "tokenizer directory")
-        if tok.pad_token is None: tok.pad_token = tok.eos_token
-        context = getattr(model.config, "max_position_embeddings", 10**9)
-        check(not self.max_length or self.max_length <= context,
-              f"max_length {self.max_length} is over the {context} tokens {backbone} reads at once")
-        context = self.max_length or context
-        self.max_target = min(self.max_target, context // 2)
-        self.max_prompt = min(self.max_prompt or context, context - self.max_target - 1)
-        return model, tok
+@patch
+def build(self: GenerationTask, backbone, device: str = "cpu") -> tuple:
+    "The causal language model at `backbone` (a run or Hugging Face directory) and its tokenizer."
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    check(backbone, f"{self.name} fine-tunes a causal language model: pass --backbone")
+    config = load_pretrained(AutoConfig.from_pretrained, backbone)
+    check(pooling_for(config) == "last", f"{backbone}: not a causal language model directory (a generation task "
+                                         f"needs one; this {config.model_type} model is bidirectional)")
+    load = partial(AutoModelForCausalLM.from_pretrained, attn_implementation=attention_for(device))
+    model = load_pretrained(load, backbone)
+    tok = load_pretrained(AutoTokenizer.from_pretrained, backbone, "tokenizer directory")
+    if tok.pad_token is None: tok.pad_token = tok.eos_token
+    context = getattr(model.config, "max_position_embeddings", 10**9)
+    check(not self.max_length or self.max_length <= context,
+          f"max_length {self.max_length} is over the {context} tokens {backbone} reads at once")
+    context = self.max_length or context
+    self.max_target = min(self.max_target, context // 2)
+    self.max_prompt = min(self.max_prompt or context, context - self.max_target - 1)
+    return model, tok
 
-    def load_model(self, run, device: str = "cpu") -> tuple:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        model = AutoModelForCausalLM.from_pretrained(run, attn_implementation=attention_for(device),
-                                                     use_safetensors=True)
-        return model.eval(), AutoTokenizer.from_pretrained(run)
+@patch
+def load_model(self: GenerationTask, run, device: str = "cpu") -> tuple:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    model = AutoModelForCausalLM.from_pretrained(run, attn_implementation=attention_for(device),
+                                                 use_safetensors=True)
+    return model.eval(), AutoTokenizer.from_pretrained(run)
 
-    def input_length(self, row, tokenizer) -> tuple[int, int]:
-        return len(tokenizer(self.prompt(row), add_special_tokens=False)["input_ids"]), self.max_prompt
+@patch
+def input_length(self: GenerationTask, row, tokenizer) -> tuple[int, int]:
+    return len(tokenizer(self.prompt(row), add_special_tokens=False)["input_ids"]), self.max_prompt
 
-    def encode(self, row, tokenizer) -> dict:
-        """Prompt ids (shortened to `max_prompt` by `prompt_ids`, which says what it cut), and with a target:
-        prompt + target + end, labelled on the target only."""
-        prompt, cut = self.prompt_ids(row, tokenizer)
-        f = dict(input_ids=prompt, shortened=cut)
-        if "label" in row:
-            target = tokenizer(row["label"], add_special_tokens=False)["input_ids"][:self.max_target]
-            target = target + [tokenizer.eos_token_id]
-            f.update(labels=[-100] * len(f["input_ids"]) + target, input_ids=f["input_ids"] + target)
-        return f
+@patch
+def encode(self: GenerationTask, row, tokenizer) -> dict:
+    """Prompt ids (shortened to `max_prompt` by `prompt_ids`, which says what it cut), and with a target:
+    prompt + target + end, labelled on the target only."""
+    prompt, cut = self.prompt_ids(row, tokenizer)
+    f = dict(input_ids=prompt, shortened=cut)
+    if "label" in row:
+        target = tokenizer(row["label"], add_special_tokens=False)["input_ids"][:self.max_target]
+        target = target + [tokenizer.eos_token_id]
+        f.update(labels=[-100] * len(f["input_ids"]) + target, input_ids=f["input_ids"] + target)
+    return f
 
-    def n_targets(self, features) -> int: return sum(l != -100 for l in features["labels"][1:])
+@patch
+def n_targets(self: GenerationTask, features) -> int: return sum(l != -100 for l in features["labels"][1:])
 
-    def collate(self, features, tokenizer) -> dict:
-        "Right-padded inputs and labels (-100 on padding) of encoded rows, for training."
-        ids, mask = pad([f["input_ids"] for f in features], tokenizer.pad_token_id)
-        labels, _ = pad([f["labels"] for f in features], -100)
-        return dict(input_ids=ids, attention_mask=mask, labels=labels)
+@patch
+def collate(self: GenerationTask, features, tokenizer) -> dict:
+    "Right-padded inputs and labels (-100 on padding) of encoded rows, for training."
+    ids, mask = pad([f["input_ids"] for f in features], tokenizer.pad_token_id)
+    labels, _ = pad([f["labels"] for f in features], -100)
+    return dict(input_ids=ids, attention_mask=mask, labels=labels)
 
-    @torch.no_grad()
-    def target_loss(self, model, tokenizer, rows, precision: str = "fp32", batch_size: int = 16) -> float:
-        "The mean loss per target token of `rows`."
-        was_training, device = model.training, next(model.parameters()).device
-        model.eval()
-        total, count = 0.0, 0
-        for i in range(0, len(rows), batch_size):
-            feats = [self.encode(r, tokenizer) for r in rows[i:i + batch_size]]
-            b = {k: v.to(device) for k, v in self.collate(feats, tokenizer).items()}
-            n = sum(self.n_targets(f) for f in feats)
-            with autocast(precision, device.type): total += model(**b).loss.item() * n
-            count += n
-        model.train(was_training)
-        return total / max(count, 1)
+@patch
+@torch.no_grad()
+def target_loss(self: GenerationTask, model, tokenizer, rows, precision: str = "fp32", batch_size: int = 16) -> float:
+    "The mean loss per target token of `rows`."
+    was_training, device = model.training, next(model.parameters()).device
+    model.eval()
+    total, count = 0.0, 0
+    for i in range(0, len(rows), batch_size):
+        feats = [self.encode(r, tokenizer) for r in rows[i:i + batch_size]]
+        b = {k: v.to(device) for k, v in self.collate(feats, tokenizer).items()}
+        n = sum(self.n_targets(f) for f in feats)
+        with autocast(precision, device.type): total += model(**b).loss.item() * n
+        count += n
+    model.train(was_training)
+    return total / max(count, 1)
 
-    def validate(self, model, tokenizer, rows, precision: str = "fp32") -> dict:
-        "The target loss, for the trainer's periodic evaluation (decoding every validation row would cost far more)."
-        return dict(loss=self.target_loss(model, tokenizer, rows, precision))
+@patch
+def validate(self: GenerationTask, model, tokenizer, rows, precision: str = "fp32") -> dict:
+    "The target loss, for the trainer's periodic evaluation (decoding every validation row would cost far more)."
+    return dict(loss=self.target_loss(model, tokenizer, rows, precision))
 
-    def stop_ids(self, tokenizer) -> list:
-        "Token ids that end a generated field: the end of the document and every field token the tokenizer has."
-        ids = [tokenizer.eos_token_id] + [tokenizer.convert_tokens_to_ids(t) for t in tokenizer.all_special_tokens]
-        return sorted({i for i in ids if i is not None and i != tokenizer.unk_token_id})
+# %% ../nbs/05c_generation.ipynb #9c71367c
+@patch
+def stop_ids(self: GenerationTask, tokenizer) -> list:
+    "Token ids that end a generated field: the end of the document and every field token the tokenizer has."
+    ids = [tokenizer.eos_token_id] + [tokenizer.convert_tokens_to_ids(t) for t in tokenizer.all_special_tokens]
+    return sorted({i for i in ids if i is not None and i != tokenizer.unk_token_id})
 
-    @torch.no_grad()
-    def generate(self, model, tokenizer, rows, precision: str = "fp32", quiet: bool = True, batch_size: int = 16,
-                 guard: bool = False, constrain: bool = False, **options) -> list:
-        """For each row, `num_return_sequences` dicts of the generated `text`, its token `ids` and its `score` (the mean
-        log-probability of its tokens; beam search's length-normalised score), best first. With `constrain`, decoding
-        cannot write an attribute value the row's input lacks (`AbsentAttributes`). With `guard`, `GUARD_SAMPLES`
-        samples (seeded) follow them as candidates, and `guarded` puts the best that invents nothing first."""
-        from transformers import GenerationConfig, LogitsProcessorList
-        o = check_decoding({**self.decoding, **options})
-        if guard:
-            out = self.generate(model, tokenizer, rows, precision, quiet, batch_size, constrain=constrain, **options)
-            with torch.random.fork_rng():
-                torch.manual_seed(0)
-                samples = self.generate(model, tokenizer, rows, precision, quiet, batch_size, constrain=constrain,
-                                        **{**o, "do_sample": True, "num_beams": 1,
-                                           "num_return_sequences": GUARD_SAMPLES, "temperature": 1.0})
-            samples = [[dict(c, sampled=True) for c in s] for s in samples]
-            return self.guarded(rows, [a + sorted(b, key=lambda c: -c["score"]) for a, b in zip(out, samples)])
-        model.eval()
-        device, stops = next(model.parameters()).device, self.stop_ids(tokenizer)
-        if self.retrieve: self.find_neighbours(rows)
-        encoded = [self.encode({k: v for k, v in r.items() if k != "label"}, tokenizer) for r in rows]
-        prompts, cut = [e["input_ids"] for e in encoded], [e["shortened"] for e in encoded]
-        context = getattr(model.config, "max_position_embeddings", 10**9)
-        order, out = np.argsort([len(p) for p in prompts], kind="stable"), [None] * len(rows)
-        absent = AbsentValues(self.checker(), tokenizer) if constrain else None
-        for i in tqdm(range(0, len(order), batch_size), desc="generating", leave=False, disable=quiet):
-            idx = order[i:i + batch_size]
-            ids, mask = pad([prompts[j] for j in idx], tokenizer.pad_token_id, side="left", multiple=1)
-            cfg = GenerationConfig(**{**o, "max_new_tokens": min(o["max_new_tokens"], context - ids.size(1))},
-                                   eos_token_id=stops, pad_token_id=tokenizer.pad_token_id,
-                                   bos_token_id=getattr(model.config, "bos_token_id", None),
-                                   return_dict_in_generate=True,
-                                   output_scores=True)
-            if not o["do_sample"]: cfg.top_k, cfg.top_p, cfg.temperature = None, None, None
-            processors = LogitsProcessorList([absent.processor([rows[j]["text"] for j in idx], ids.size(1), stops)]
-                                             if absent else [])
-            with autocast(precision, device.type):
-                g = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=cfg,
-                                   logits_processor=processors)
-            new, k = g.sequences[:, ids.size(1):].cpu(), o["num_return_sequences"]
-            if o["num_beams"] > 1: scores = g.sequences_scores.cpu().float()[:, None]      # beam search's own ranking
-            else: scores = model.compute_transition_scores(g.sequences, g.scores, normalize_logits=True).cpu().float()
-            for n, j in enumerate(idx):
-                out[j] = [dict(self._decoded(new[n * k + m], scores[n * k + m], stops, tokenizer), shortened=cut[j])
-                          for m in range(k)]
+@patch
+@torch.no_grad()
+def generate(self: GenerationTask, model, tokenizer, rows, precision: str = "fp32", quiet: bool = True,
+             batch_size: int = 16, guard: bool = False, constrain: bool = False, **options) -> list:
+    """For each row, `num_return_sequences` dicts of the generated `text`, its token `ids` and its `score` (the mean
+    log-probability of its tokens; beam search's length-normalised score), best first. With `constrain`, decoding
+    cannot write an attribute value the row's input lacks (`AbsentAttributes`). With `guard`, `GUARD_SAMPLES`
+    samples (seeded) follow them as candidates, and `guarded` puts the best that invents nothing first."""
+    from transformers import GenerationConfig, LogitsProcessorList
+    o = check_decoding({**self.decoding, **options})
+    if guard:
+        out = self.generate(model, tokenizer, rows, precision, quiet, batch_size, constrain=constrain, **options)
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            samples = self.generate(model, tokenizer, rows, precision, quiet, batch_size, constrain=constrain,
+                                    **{**o, "do_sample": True, "num_beams": 1,
+                                       "num_return_sequences": GUARD_SAMPLES, "temperature": 1.0})
+        samples = [[dict(c, sampled=True) for c in s] for s in samples]
+        return self.guarded(rows, [a + sorted(b, key=lambda c: -c["score"]) for a, b in zip(out, samples)])
+    model.eval()
+    device, stops = next(model.parameters()).device, self.stop_ids(tokenizer)
+    if self.retrieve: self.find_neighbours(rows)
+    encoded = [self.encode({k: v for k, v in r.items() if k != "label"}, tokenizer) for r in rows]
+    prompts, cut = [e["input_ids"] for e in encoded], [e["shortened"] for e in encoded]
+    context = getattr(model.config, "max_position_embeddings", 10**9)
+    order, out = np.argsort([len(p) for p in prompts], kind="stable"), [None] * len(rows)
+    absent = AbsentValues(self.checker(), tokenizer) if constrain else None
+    for i in tqdm(range(0, len(order), batch_size), desc="generating", leave=False, disable=quiet):
+        idx = order[i:i + batch_size]
+        ids, mask = pad([prompts[j] for j in idx], tokenizer.pad_token_id, side="left", multiple=1)
+        cfg = GenerationConfig(**{**o, "max_new_tokens": min(o["max_new_tokens"], context - ids.size(1))},
+                               eos_token_id=stops, pad_token_id=tokenizer.pad_token_id,
+                               bos_token_id=getattr(model.config, "bos_token_id", None),
+                               return_dict_in_generate=True,
+                               output_scores=True)
+        if not o["do_sample"]: cfg.top_k, cfg.top_p, cfg.temperature = None, None, None
+        processors = LogitsProcessorList([absent.processor([rows[j]["text"] for j in idx], ids.size(1), stops)]
+                                         if absent else [])
+        with autocast(precision, device.type):
+            g = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=cfg,
+                               logits_processor=processors)
+        new, k = g.sequences[:, ids.size(1):].cpu(), o["num_return_sequences"]
+        if o["num_beams"] > 1: scores = g.sequences_scores.cpu().float()[:, None]      # beam search's own ranking
+        else: scores = model.compute_transition_scores(g.sequences, g.scores, normalize_logits=True).cpu().float()
+        for n, j in enumerate(idx):
+            out[j] = [dict(self._decoded(new[n * k + m], scores[n * k + m], stops, tokenizer), shortened=cut[j])
+                      for m in range(k)]
+    return out
+
+@patch
+def checker(self: GenerationTask) -> AttributeChecker:
+    "The attribute checker of this task: its training vocabulary and the built-in colours and materials."
+    return AttributeChecker(self.vocabulary or {})
+
+@patch
+def guarded(self: GenerationTask, rows, outputs) -> list:
+    """Each row's candidates, the guard's choice first: of those that state no attribute the input lacks and are not
+    near-empty (under half the median length of the row's candidates), the one that states the most of the
+    input's attributes (`recall`), then the likeliest (`score`); the first of all where none qualifies. The choice
+    is marked with `guard` ('kept', 'changed', 'all invent' or 'all empty'), every candidate with its `invented`
+    values and `recall`."""
+    checker, result = self.checker(), []
+    for row, candidates in zip(rows, outputs):
+        checked = [dict(c, invented=checker.check(c["text"], row["text"])["invented"],
+                        recall=checker.recall(c["text"], row["text"])) for c in candidates]
+        typical = float(np.median([len(c["ids"]) for c in checked]))
+        usable = [c for c in checked if c["text"] and not c["invented"]]
+        full = [c for c in usable if len(c["ids"]) >= typical / 2] or usable
+        first = max(full, key=lambda c: (c["recall"] or 0, c["score"])) if full else checked[0]
+        verdict = (("kept" if first is checked[0] else "changed") if full else
+                   "all invent" if any(c["invented"] for c in checked) else "all empty")
+        result.append([dict(first, guard=verdict), *(c for c in checked if c is not first)])
+    return result
+
+@patch
+def _decoded(self: GenerationTask, ids, scores, stops, tokenizer) -> dict:
+    ids = ids.tolist()
+    end = next((i for i, t in enumerate(ids) if t in stops), len(ids))
+    kept = scores[:max(end, 1)] if len(scores) > 1 else scores
+    text = whole_characters(tokenizer.decode(ids[:end], skip_special_tokens=True)).strip()
+    return dict(text=text, ids=ids[:end],
+                score=float(kept[torch.isfinite(kept)].mean()) if torch.isfinite(kept).any() else 0.0)
+
+@patch
+def infer(self: GenerationTask, model, tokenizer, rows, precision: str = "fp32", quiet: bool = True,
+          **options) -> tuple:
+    "The generated texts of `rows` (with `options` over the task's decoding), and the target loss if rows have it."
+    loss = self.target_loss(model, tokenizer, rows, precision) if rows and all("label" in r for r in rows) else None
+    return self.generate(model, tokenizer, rows, precision, quiet, **options), loss
+
+# %% ../nbs/05c_generation.ipynb #2be47643
+@patch
+def predict(self: GenerationTask, outputs) -> tuple[list, list]:
+    "The best text of each row and its score."
+    return [o[0]["text"] for o in outputs], [o[0]["score"] for o in outputs]
+
+@patch
+def output_rows(self: GenerationTask, outputs) -> list:
+    """What `predict` writes per row: the text and score, the alternatives asked for (`generated_2`, ...; not the
+    guard's samples), the guard's verdict."""
+    def row(cands):
+        out = {}
+        for i, c in enumerate([cands[0], *(c for c in cands[1:] if not c.get("sampled"))], 1):
+            suffix = "" if i == 1 else f"_{i}"
+            out.update({f"generated{suffix}": c["text"], f"score{suffix}": round(c["score"], 4)})
+        if "guard" in cands[0]:
+            invented = cands[0]["invented"].items()
+            out.update(guard=cands[0]["guard"], invented="; ".join(f"{k}: {', '.join(v)}" for k, v in invented))
         return out
+    return [row(o) for o in outputs]
 
-    def checker(self) -> AttributeChecker:
-        "The attribute checker of this task: its training vocabulary and the built-in colours and materials."
-        return AttributeChecker(self.vocabulary or {})
-
-    def guarded(self, rows, outputs) -> list:
-        """Each row's candidates, the guard's choice first: of those that state no attribute the input lacks and are not
-        near-empty (under half the median length of the row's candidates), the one that states the most of the
-        input's attributes (`recall`), then the likeliest (`score`); the first of all where none qualifies. The choice
-        is marked with `guard` ('kept', 'changed', 'all invent' or 'all empty'), every candidate with its `invented`
-        values and `recall`."""
-        checker, result = self.checker(), []
-        for row, candidates in zip(rows, outputs):
-            checked = [dict(c, invented=checker.check(c["text"], row["text"])["invented"],
-                            recall=checker.recall(c["text"], row["text"])) for c in candidates]
-            typical = float(np.median([len(c["ids"]) for c in checked]))
-            usable = [c for c in checked if c["text"] and not c["invented"]]
-            full = [c for c in usable if len(c["ids"]) >= typical / 2] or usable
-            first = max(full, key=lambda c: (c["recall"] or 0, c["score"])) if full else checked[0]
-            verdict = (("kept" if first is checked[0] else "changed") if full else
-                       "all invent" if any(c["invented"] for c in checked) else "all empty")
-            result.append([dict(first, guard=verdict), *(c for c in checked if c is not first)])
-        return result
-
-    def _decoded(self, ids, scores, stops, tokenizer) -> dict:
-        ids = ids.tolist()
-        end = next((i for i, t in enumerate(ids) if t in stops), len(ids))
-        kept = scores[:max(end, 1)] if len(scores) > 1 else scores
-        text = whole_characters(tokenizer.decode(ids[:end], skip_special_tokens=True)).strip()
-        return dict(text=text, ids=ids[:end],
-                    score=float(kept[torch.isfinite(kept)].mean()) if torch.isfinite(kept).any() else 0.0)
-
-    def infer(self, model, tokenizer, rows, precision: str = "fp32", quiet: bool = True, **options) -> tuple:
-        "The generated texts of `rows` (with `options` over the task's decoding), and the target loss if rows have it."
-        loss = self.target_loss(model, tokenizer, rows, precision) if rows and all("label" in r for r in rows) else None
-        return self.generate(model, tokenizer, rows, precision, quiet, **options), loss
-
-    def predict(self, outputs) -> tuple[list, list]:
-        "The best text of each row and its score."
-        return [o[0]["text"] for o in outputs], [o[0]["score"] for o in outputs]
-
-    def output_rows(self, outputs) -> list:
-        """What `predict` writes per row: the text and score, the alternatives asked for (`generated_2`, ...; not the
-        guard's samples), the guard's verdict."""
-        def row(cands):
-            out = {}
-            for i, c in enumerate([cands[0], *(c for c in cands[1:] if not c.get("sampled"))], 1):
-                suffix = "" if i == 1 else f"_{i}"
-                out.update({f"generated{suffix}": c["text"], f"score{suffix}": round(c["score"], 4)})
-            if "guard" in cands[0]:
-                invented = cands[0]["invented"].items()
-                out.update(guard=cands[0]["guard"], invented="; ".join(f"{k}: {', '.join(v)}" for k, v in invented))
-            return out
-        return [row(o) for o in outputs]
-
-    def json_rows(self, outputs) -> list:
-        """Each row's text and score as the HTTP service answers them, with the guard's verdict and what the text
-        invents, and the other `candidates` (text, score and, with the guard, what each invents) as a list."""
-        def row(cands):
-            first, keys = cands[0], ("text", "score", "invented")
-            out = dict(generated=first["text"], score=round(first["score"], 4))
-            if "guard" in first: out.update(guard=first["guard"], invented=first["invented"])
-            out["candidates"] = [{k: round(c[k], 4) if k == "score" else c[k] for k in keys if k in c}
-                                 for c in cands[1:]]
-            return out
-        return [row(o) for o in outputs]
-
-    def highlights(self, row, output: dict) -> list:
-        "The attribute values that the generated text states and the row's input lacks."
-        return [v for vs in self.checker().check(output["generated"], row["text"])["invented"].values() for v in vs]
-
-    def shown(self, row) -> dict:
-        "The nearest training row's text as the prompt shows it (where the task retrieves), for the report's samples."
-        parts = self.neighbour_parts(row)
-        return {"neighbour shown": next(v for r, _, v in parts if r == "neighbour target")} if parts else {}
-
-    def state(self) -> dict:
-        return dict(max_prompt=self.max_prompt, max_target=self.max_target, decoding=self.decoding,
-                    vocabulary=self.vocabulary, stock=self.stock, retrieve=self.retrieve, index=self.index)
-
-    def load_state(self, state: dict):                 # runs from before stock texts and retrieval had neither
-        super().load_state({"stock": None, "retrieve": 0, "index": None, **state})
-
-    def notes(self, examples, outputs=None) -> dict:
-        """How many rows have a stock text as target, and (given the outputs) how many prompts were shortened to fit,
-        in all and by the role cut."""
-        notes = super().notes(examples, outputs)
-        if self.stock is not None and all("label" in r for r in examples.rows):
-            fresh = len(self.subsets(examples).get("rows without a stock target", examples.rows))
-            stock = f"rows whose target is a stock text (seen {self.stock_repeats}+ times in training)"
-            notes[stock] = len(examples) - fresh
-        if outputs is not None:
-            cut = [o[0]["shortened"] for o in outputs]
-            shortened = f"prompts longer than {self.max_prompt} tokens, shortened to fit (the name kept)"
-            notes[shortened] = sum(map(bool, cut))
-            for role in dict.fromkeys(r for c in cut for r in c):
-                notes[f"prompts whose {role} was shortened"] = sum(role in c for c in cut)
-        return notes
-
-    def subsets(self, examples) -> dict:
-        "The rows whose target is not a stock text, where some are."
-        stock = set(self.stock or ())
-        fresh = [i for i, r in enumerate(examples.rows) if r["label"] not in stock]
-        return {"rows without a stock target": fresh} if len(fresh) < len(examples) else {}
-
-    def metrics(self) -> dict:
-        if "_metrics" not in self.__dict__:
-            from shoptasks.metrics import load_metric
-            self._metrics = {n: load_metric(n) for n in ("rouge", "bleu", "distinct", "length", "invented")}
-        return self._metrics
-
-    def score(self, predicted, rows, names=None) -> dict:
-        """The metrics (all, or those that give `names`) of the texts `predicted` for `rows`: against each row's target,
-        and (`invented`) against its input."""
-        out, targets, inputs = {}, [r["label"] for r in rows], [r["text"] for r in rows]
-        for n, m in self.metrics().items():
-            extra = dict(vocabulary=self.vocabulary or {}) if n == "invented" else {}
-            r = m.compute(predictions=list(predicted), references=inputs if n == "invented" else targets, **extra)
-            out.update({k: v for k, v in r.items() if names is None or k in names})
+@patch
+def json_rows(self: GenerationTask, outputs) -> list:
+    """Each row's text and score as the HTTP service answers them, with the guard's verdict and what the text
+    invents, and the other `candidates` (text, score and, with the guard, what each invents) as a list."""
+    def row(cands):
+        first, keys = cands[0], ("text", "score", "invented")
+        out = dict(generated=first["text"], score=round(first["score"], 4))
+        if "guard" in first: out.update(guard=first["guard"], invented=first["invented"])
+        out["candidates"] = [{k: round(c[k], 4) if k == "score" else c[k] for k in keys if k in c}
+                             for c in cands[1:]]
         return out
+    return [row(o) for o in outputs]
 
-    def baseline(self): return RetrievalBaseline()
-    def baselines(self) -> list:
-        return [self.baseline(), RetrievalBaseline(swapped=True), TemplateBaseline(self.template)]
+@patch
+def highlights(self: GenerationTask, row, output: dict) -> list:
+    "The attribute values that the generated text states and the row's input lacks."
+    return [v for vs in self.checker().check(output["generated"], row["text"])["invented"].values() for v in vs]
+
+@patch
+def shown(self: GenerationTask, row) -> dict:
+    "The nearest training row's text as the prompt shows it (where the task retrieves), for the report's samples."
+    parts = self.neighbour_parts(row)
+    return {"neighbour shown": next(v for r, _, v in parts if r == "neighbour target")} if parts else {}
+
+@patch
+def state(self: GenerationTask) -> dict:
+    return dict(max_prompt=self.max_prompt, max_target=self.max_target, decoding=self.decoding,
+                vocabulary=self.vocabulary, stock=self.stock, retrieve=self.retrieve, index=self.index)
+
+@patch
+def load_state(self: GenerationTask, state: dict):       # runs from before stock texts and retrieval had neither
+    Task.load_state(self, {"stock": None, "retrieve": 0, "index": None, **state})
+
+@patch
+def notes(self: GenerationTask, examples, outputs=None) -> dict:
+    """How many rows have a stock text as target, and (given the outputs) how many prompts were shortened to fit,
+    in all and by the role cut."""
+    notes = Task.notes(self, examples, outputs)
+    if self.stock is not None and all("label" in r for r in examples.rows):
+        fresh = len(self.subsets(examples).get("rows without a stock target", examples.rows))
+        stock = f"rows whose target is a stock text (seen {self.stock_repeats}+ times in training)"
+        notes[stock] = len(examples) - fresh
+    if outputs is not None:
+        cut = [o[0]["shortened"] for o in outputs]
+        shortened = f"prompts longer than {self.max_prompt} tokens, shortened to fit (the name kept)"
+        notes[shortened] = sum(map(bool, cut))
+        for role in dict.fromkeys(r for c in cut for r in c):
+            notes[f"prompts whose {role} was shortened"] = sum(role in c for c in cut)
+    return notes
+
+@patch
+def subsets(self: GenerationTask, examples) -> dict:
+    "The rows whose target is not a stock text, where some are."
+    stock = set(self.stock or ())
+    fresh = [i for i, r in enumerate(examples.rows) if r["label"] not in stock]
+    return {"rows without a stock target": fresh} if len(fresh) < len(examples) else {}
+
+@patch
+def metrics(self: GenerationTask) -> dict:
+    if "_metrics" not in self.__dict__:
+        from shoptasks.metrics import load_metric
+        self._metrics = {n: load_metric(n) for n in ("rouge", "bleu", "distinct", "length", "invented")}
+    return self._metrics
+
+@patch
+def score(self: GenerationTask, predicted, rows, names=None) -> dict:
+    """The metrics (all, or those that give `names`) of the texts `predicted` for `rows`: against each row's target,
+    and (`invented`) against its input."""
+    out, targets, inputs = {}, [r["label"] for r in rows], [r["text"] for r in rows]
+    for n, m in self.metrics().items():
+        extra = dict(vocabulary=self.vocabulary or {}) if n == "invented" else {}
+        r = m.compute(predictions=list(predicted), references=inputs if n == "invented" else targets, **extra)
+        out.update({k: v for k, v in r.items() if names is None or k in names})
+    return out
+
+@patch
+def baseline(self: GenerationTask): return RetrievalBaseline()
+
+@patch
+def baselines(self: GenerationTask) -> list:
+    return [self.baseline(), RetrievalBaseline(swapped=True), TemplateBaseline(self.template)]
 
 # %% ../nbs/05c_generation.ipynb #c0a7d1e5
 class AbsentValues:

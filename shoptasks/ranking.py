@@ -221,161 +221,190 @@ class RankingTask(Task):
         seq, n = h[:-2], self.max_history
         return [(seq[max(0, end - n):end - 1], seq[end - 1], end > n) for end in range(len(seq), 1, -(n - 1))][::-1]
 
-    def setup(self, train, *others):
-        "The catalogue (every item of every split read), the items' popularity and transitions in training, their texts."
-        if train is None: return
-        every = [train, *others]
-        self.items = sorted({x for ex in every for r in ex.rows for x in [*r["inputs"]["items"], r.get("label")] if x})
-        self.popularity = dict(Counter(x for r in train.rows for x in training_items(r)).most_common())
-        self.texts = {x: t for ex in every for r in ex.rows for x, t in r["inputs"]["texts"].items()}
-        self.transitions = transitions(train.rows)
-        check(len(self.items) >= 2, f"{train.source}: the histories hold fewer than 2 items")
+# %% ../nbs/05d_ranking.ipynb #cfd92210
+@patch
+def setup(self: RankingTask, train, *others):
+    "The catalogue (every item of every split read), the items' popularity and transitions in training, their texts."
+    if train is None: return
+    every = [train, *others]
+    self.items = sorted({x for ex in every for r in ex.rows for x in [*r["inputs"]["items"], r.get("label")] if x})
+    self.popularity = dict(Counter(x for r in train.rows for x in training_items(r)).most_common())
+    self.texts = {x: t for ex in every for r in ex.rows for x, t in r["inputs"]["texts"].items()}
+    self.transitions = transitions(train.rows)
+    check(len(self.items) >= 2, f"{train.source}: the histories hold fewer than 2 items")
 
-    def build(self, backbone=None, device: str = "cpu") -> tuple:
-        """A SASRec model over the catalogue, and its item vocabulary. With a `backbone` (a run or Hugging Face
-        directory), each item's embedding starts from the backbone's encoding of its text."""
-        vocab = ItemVocabulary(self.items)
-        negatives = 1024 if len(vocab) > self.full_softmax_items else self.model_config.get("negatives", 0)
-        cfg = ShoptasksConfig(vocab_size=len(vocab), context=self.max_history, pad_token_id=0,
-                              **{**self.model_config, "negatives": negatives})
-        model = ShoptasksForNextItem(cfg)
-        if backbone: self.embed_texts(model, vocab, backbone, device)
-        return model, vocab
+@patch
+def build(self: RankingTask, backbone=None, device: str = "cpu") -> tuple:
+    """A SASRec model over the catalogue, and its item vocabulary. With a `backbone` (a run or Hugging Face
+    directory), each item's embedding starts from the backbone's encoding of its text."""
+    vocab = ItemVocabulary(self.items)
+    negatives = 1024 if len(vocab) > self.full_softmax_items else self.model_config.get("negatives", 0)
+    cfg = ShoptasksConfig(vocab_size=len(vocab), context=self.max_history, pad_token_id=0,
+                          **{**self.model_config, "negatives": negatives})
+    model = ShoptasksForNextItem(cfg)
+    if backbone: self.embed_texts(model, vocab, backbone, device)
+    return model, vocab
 
-    @torch.no_grad()
-    def embed_texts(self, model, vocab, backbone, device: str = "cpu"):
-        """Start each item's embedding from the backbone's pooled encoding of its text, projected onto the model's
-        width by PCA and scaled to the initial embeddings' spread; items without a text keep their random start."""
-        encoder, tok = load_backbone(backbone, device)
-        how, named = pooling_for(encoder.config), [x for x in vocab.items if (self.texts or {}).get(x)]
-        check(named, f"{backbone}: no item has a text to encode (map a text column with --column text=NAME)")
-        encoder.eval().to(device)
-        vectors = []
-        for i in tqdm(range(0, len(named), 64), desc="encoding items", leave=False):
-            b = tok([self.texts[x] for x in named[i:i + 64]], truncation=True, max_length=64, padding=True,
-                    return_tensors="pt").to(device)
-            vectors.append(pool(encoder(**b).last_hidden_state, b["attention_mask"], how).float().cpu())
-        x = torch.cat(vectors)
-        x = x - x.mean(0)
-        d = model.config.d_model
-        u, s, v = torch.pca_lowrank(x, q=min(d, *x.shape))
-        z = x @ v
-        z = F.pad(z, (0, d - z.size(1))) * (model.lm_head.weight.std() / z.std())
-        model.lm_head.weight[[vocab.index[n] for n in named]] = z.to(model.lm_head.weight.dtype)
-        self.text_items = len(named)
+@patch
+@torch.no_grad()
+def embed_texts(self: RankingTask, model, vocab, backbone, device: str = "cpu"):
+    """Start each item's embedding from the backbone's pooled encoding of its text, projected onto the model's
+    width by PCA and scaled to the initial embeddings' spread; items without a text keep their random start."""
+    encoder, tok = load_backbone(backbone, device)
+    how, named = pooling_for(encoder.config), [x for x in vocab.items if (self.texts or {}).get(x)]
+    check(named, f"{backbone}: no item has a text to encode (map a text column with --column text=NAME)")
+    encoder.eval().to(device)
+    vectors = []
+    for i in tqdm(range(0, len(named), 64), desc="encoding items", leave=False):
+        b = tok([self.texts[x] for x in named[i:i + 64]], truncation=True, max_length=64, padding=True,
+                return_tensors="pt").to(device)
+        vectors.append(pool(encoder(**b).last_hidden_state, b["attention_mask"], how).float().cpu())
+    x = torch.cat(vectors)
+    x = x - x.mean(0)
+    d = model.config.d_model
+    u, s, v = torch.pca_lowrank(x, q=min(d, *x.shape))
+    z = x @ v
+    z = F.pad(z, (0, d - z.size(1))) * (model.lm_head.weight.std() / z.std())
+    model.lm_head.weight[[vocab.index[n] for n in named]] = z.to(model.lm_head.weight.dtype)
+    self.text_items = len(named)
 
-    def load_model(self, run, device: str = "cpu") -> tuple:
-        vocab = ItemVocabulary.from_pretrained(run)
-        self.items = vocab.items
-        return ShoptasksForNextItem.from_pretrained(run, use_safetensors=True).eval(), vocab
+@patch
+def load_model(self: RankingTask, run, device: str = "cpu") -> tuple:
+    vocab = ItemVocabulary.from_pretrained(run)
+    self.items = vocab.items
+    return ShoptasksForNextItem.from_pretrained(run, use_safetensors=True).eval(), vocab
 
-    def request_row(self, values: dict) -> dict:
-        "A history to rank the next item of, from a request's `{\"items\": [item, ...]}` (oldest first)."
-        unknown = [r for r in values if r != "items"]
-        if unknown: raise ValueError(f"no role {unknown[0]!r} (a ranking request gives its history as items)")
-        items = values.get("items")
-        if not (isinstance(items, list) and items and all(isinstance(x, str) and x.strip() for x in items)):
-            raise ValueError("items must be a non-empty list of item ids, oldest first")
-        items = [x.strip() for x in items]
-        return dict(text=" ".join(items), line=0, inputs=dict(items=items, texts={}), segments={})
+@patch
+def request_row(self: RankingTask, values: dict) -> dict:
+    "A history to rank the next item of, from a request's `{\"items\": [item, ...]}` (oldest first)."
+    unknown = [r for r in values if r != "items"]
+    if unknown: raise ValueError(f"no role {unknown[0]!r} (a ranking request gives its history as items)")
+    items = values.get("items")
+    if not (isinstance(items, list) and items and all(isinstance(x, str) and x.strip() for x in items)):
+        raise ValueError("items must be a non-empty list of item ids, oldest first")
+    items = [x.strip() for x in items]
+    return dict(text=" ".join(items), line=0, inputs=dict(items=items, texts={}), segments={})
 
-    def input_length(self, row, vocab) -> tuple[int, int]: return len(row["inputs"]["items"]), self.max_history
+@patch
+def input_length(self: RankingTask, row, vocab) -> tuple[int, int]: return len(row["inputs"]["items"]), self.max_history
 
-    def encode(self, row, vocab) -> dict:
-        "The history's item ids (the last `max_history`); for training, the target appended, every next item labelled."
-        ids = vocab.ids(row["inputs"]["items"])
-        if "label" not in row: return dict(input_ids=ids[-self.max_history:])
-        ids = (ids + vocab.ids([row["label"]]))[-self.max_history:]
-        return dict(input_ids=ids, labels=ids)
+@patch
+def encode(self: RankingTask, row, vocab) -> dict:
+    "The history's item ids (the last `max_history`); for training, the target appended, every next item labelled."
+    ids = vocab.ids(row["inputs"]["items"])
+    if "label" not in row: return dict(input_ids=ids[-self.max_history:])
+    ids = (ids + vocab.ids([row["label"]]))[-self.max_history:]
+    return dict(input_ids=ids, labels=ids)
 
-    def n_targets(self, features) -> int: return max(len(features["labels"]) - 1, 0)
+@patch
+def n_targets(self: RankingTask, features) -> int: return max(len(features["labels"]) - 1, 0)
 
-    def collate(self, features, vocab) -> dict:
-        ids, mask = pad([f["input_ids"] for f in features], 0, multiple=1)
-        labels, _ = pad([f["labels"] for f in features], -100, multiple=1)
-        return dict(input_ids=ids, attention_mask=mask, labels=labels)
+@patch
+def collate(self: RankingTask, features, vocab) -> dict:
+    ids, mask = pad([f["input_ids"] for f in features], 0, multiple=1)
+    labels, _ = pad([f["labels"] for f in features], -100, multiple=1)
+    return dict(input_ids=ids, attention_mask=mask, labels=labels)
 
-    def popular(self, k: int, seen: set) -> dict:
-        "The `k` most popular items (none of `seen`), their share of the training events, marked as a fallback."
-        total = sum((self.popularity or {}).values()) or 1
-        top = [(x, n) for x, n in (self.popularity or {}).items() if x not in seen][:k]
-        return dict(items=[x for x, _ in top], scores=[round(n / total, 6) for _, n in top], fallback="popularity")
+# %% ../nbs/05d_ranking.ipynb #6b4b71ff
+@patch
+def popular(self: RankingTask, k: int, seen: set) -> dict:
+    "The `k` most popular items (none of `seen`), their share of the training events, marked as a fallback."
+    total = sum((self.popularity or {}).values()) or 1
+    top = [(x, n) for x, n in (self.popularity or {}).items() if x not in seen][:k]
+    return dict(items=[x for x, _ in top], scores=[round(n / total, 6) for _, n in top], fallback="popularity")
 
-    def validate(self, model, vocab, rows, precision: str = "fp32") -> dict:
-        "The targets' loss and the ranking metrics of the validation rows."
-        out, loss = self.infer(model, vocab, rows, precision)
-        scores = self.score(self.predict(out)[0], rows, ("hr_10", "ndcg_10"))
-        return scores if loss is None else dict(loss=loss, **scores)
+@patch
+def validate(self: RankingTask, model, vocab, rows, precision: str = "fp32") -> dict:
+    "The targets' loss and the ranking metrics of the validation rows."
+    out, loss = self.infer(model, vocab, rows, precision)
+    scores = self.score(self.predict(out)[0], rows, ("hr_10", "ndcg_10"))
+    return scores if loss is None else dict(loss=loss, **scores)
 
-    def predict(self, outputs) -> tuple[list, list]:
-        "Each row's ranked items and the first one's probability."
-        ranked = [self.ranked(o) for o in outputs]
-        return [items for items, _ in ranked], [scores[0] if scores else 0.0 for _, scores in ranked]
+@patch
+def predict(self: RankingTask, outputs) -> tuple[list, list]:
+    "Each row's ranked items and the first one's probability."
+    ranked = [self.ranked(o) for o in outputs]
+    return [items for items, _ in ranked], [scores[0] if scores else 0.0 for _, scores in ranked]
 
-    def output_rows(self, outputs) -> list:
-        "What `predict` writes per history: the ranked items and their probabilities, each joined by ';'."
-        return [dict(items=";".join(items), scores=";".join(f"{s:.6f}" for s in scores))
-                for items, scores in map(self.ranked, outputs)]
+@patch
+def output_rows(self: RankingTask, outputs) -> list:
+    "What `predict` writes per history: the ranked items and their probabilities, each joined by ';'."
+    return [dict(items=";".join(items), scores=";".join(f"{s:.6f}" for s in scores))
+            for items, scores in map(self.ranked, outputs)]
 
-    def json_rows(self, outputs) -> list:
-        """Each history's ranked items with their probabilities, how many of its items the model does not know, and
-        the `fallback` that ranked it where the model could not."""
-        return [dict(zip(("items", "scores"), self.ranked(o)), unknown=o["unknown"],
-                     **({"fallback": o["fallback"]} if "fallback" in o else {})) for o in outputs]
+@patch
+def json_rows(self: RankingTask, outputs) -> list:
+    """Each history's ranked items with their probabilities, how many of its items the model does not know, and
+    the `fallback` that ranked it where the model could not."""
+    return [dict(zip(("items", "scores"), self.ranked(o)), unknown=o["unknown"],
+                 **({"fallback": o["fallback"]} if "fallback" in o else {})) for o in outputs]
 
-    def highlights(self, row, output: dict) -> list:
-        "The history's next item, where the ranked list has it."
-        return [row["label"]] if row.get("label") in output["items"].split(";") else []
+@patch
+def highlights(self: RankingTask, row, output: dict) -> list:
+    "The history's next item, where the ranked list has it."
+    return [row["label"]] if row.get("label") in output["items"].split(";") else []
 
-    def state(self) -> dict:
-        return dict(popularity=self.popularity, max_history=self.max_history, text_items=self.text_items,
-                    min_item_events=self.min_item_events, min_user_events=self.min_user_events,
-                    transitions=self.transitions, mix=self.mix)
+# %% ../nbs/05d_ranking.ipynb #6aade664
+@patch
+def state(self: RankingTask) -> dict:
+    return dict(popularity=self.popularity, max_history=self.max_history, text_items=self.text_items,
+                min_item_events=self.min_item_events, min_user_events=self.min_user_events,
+                transitions=self.transitions, mix=self.mix)
 
-    def load_state(self, state: dict):       # runs before text items, filter options and features kept their defaults
-        super().load_state({"text_items": 0, "min_item_events": type(self).min_item_events,
-                            "min_user_events": type(self).min_user_events, "transitions": None, "mix": None, **state})
+@patch
+def load_state(self: RankingTask, state: dict):    # runs from before text items, filters and features had defaults
+    Task.load_state(self, {"text_items": 0, "min_item_events": type(self).min_item_events,
+                        "min_user_events": type(self).min_user_events, "transitions": None, "mix": None, **state})
 
-    def model_params(self) -> dict: return self.mix or {}
+@patch
+def model_params(self: RankingTask) -> dict: return self.mix or {}
 
-    def metrics(self) -> dict:
-        if "_metrics" not in self.__dict__:
-            from shoptasks.metrics import load_metric
-            self._metrics = {"ranking": load_metric("ranking")}
-        return self._metrics
+@patch
+def metrics(self: RankingTask) -> dict:
+    if "_metrics" not in self.__dict__:
+        from shoptasks.metrics import load_metric
+        self._metrics = {"ranking": load_metric("ranking")}
+    return self._metrics
 
-    def score(self, predicted, rows, names=None) -> dict:
-        r = self.metrics()["ranking"].compute(predictions=[list(p) for p in predicted],
-                                              references=[x["label"] for x in rows], catalogue=len(self.items or ()))
-        return {k: v for k, v in r.items() if names is None or k in names}
+@patch
+def score(self: RankingTask, predicted, rows, names=None) -> dict:
+    r = self.metrics()["ranking"].compute(predictions=[list(p) for p in predicted],
+                                          references=[x["label"] for x in rows], catalogue=len(self.items or ()))
+    return {k: v for k, v in r.items() if names is None or k in names}
 
-    def baseline(self): return ItemKNN()
-    def baselines(self) -> list: return [ItemKNN(), Repeat(), Popularity()]
+@patch
+def baseline(self: RankingTask): return ItemKNN()
 
-    def figures(self, scores: dict, info: dict) -> list:
-        "HR@K and NDCG@K for K = 1..20 of the model and each baseline."
-        from shoptasks.report import at_k_png
-        return [("Hit rate and NDCG by list length", at_k_png(scores, dict(hr_at="HR@K", ndcg_at="NDCG@K")),
-                 "HR@K and NDCG@K, K = 1..20")]
+@patch
+def baselines(self: RankingTask) -> list: return [ItemKNN(), Repeat(), Popularity()]
 
-    def subsets(self, examples) -> dict:
-        """The targets bought at a later time than the history's last item (the next basket: the order of lines in a
-        basket says nothing there), and the targets bought `rare` times or less in training."""
-        pop = self.popularity or {}
-        rows = examples.rows
-        return {"next-basket targets": [i for i, r in enumerate(rows) if r.get("next_basket")],
-                f"targets bought {self.rare} times or less in training":
-                    [i for i, r in enumerate(rows) if pop.get(r.get("label"), 0) <= self.rare]}
+@patch
+def figures(self: RankingTask, scores: dict, info: dict) -> list:
+    "HR@K and NDCG@K for K = 1..20 of the model and each baseline."
+    from shoptasks.report import at_k_png
+    return [("Hit rate and NDCG by list length", at_k_png(scores, dict(hr_at="HR@K", ndcg_at="NDCG@K")),
+             "HR@K and NDCG@K, K = 1..20")]
 
-    def notes(self, examples, outputs=None) -> dict:
-        "What reading the events dropped or mended; with outputs, the unknown items ignored and the empty histories."
-        notes = dict(examples.counts)
-        if self.text_items: notes["items whose embedding started from their text"] = self.text_items
-        if outputs is not None:
-            notes["history items the model does not know, ignored"] = sum(o["unknown"] for o in outputs)
-            fallback = sum("fallback" in o for o in outputs)
-            notes["histories with no item the model knows, ranked by popularity"] = fallback
-        return notes
+@patch
+def subsets(self: RankingTask, examples) -> dict:
+    """The targets bought at a later time than the history's last item (the next basket: the order of lines in a
+    basket says nothing there), and the targets bought `rare` times or less in training."""
+    pop = self.popularity or {}
+    rows = examples.rows
+    return {"next-basket targets": [i for i, r in enumerate(rows) if r.get("next_basket")],
+            f"targets bought {self.rare} times or less in training":
+                [i for i, r in enumerate(rows) if pop.get(r.get("label"), 0) <= self.rare]}
+
+@patch
+def notes(self: RankingTask, examples, outputs=None) -> dict:
+    "What reading the events dropped or mended; with outputs, the unknown items ignored and the empty histories."
+    notes = dict(examples.counts)
+    if self.text_items: notes["items whose embedding started from their text"] = self.text_items
+    if outputs is not None:
+        notes["history items the model does not know, ignored"] = sum(o["unknown"] for o in outputs)
+        fallback = sum("fallback" in o for o in outputs)
+        notes["histories with no item the model knows, ranked by popularity"] = fallback
+    return notes
 
 # %% ../nbs/05d_ranking.ipynb #fa642500
 def transitions(train_rows) -> dict:
