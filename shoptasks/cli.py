@@ -8,7 +8,7 @@ __all__ = ['DEMO_FINETUNE', 'DEMO_PROMPTS', 'PREDICT_OPTIONS', 'GENERATE_OPTIONS
            'export_command', 'serve_command', 'generate_command', 'tune_command', 'list_tasks', 'task_columns', 'main']
 
 # %% ../nbs/08_cli.ipynb #d1a28186
-import argparse, shlex, sys
+import argparse, shlex, signal, sys
 from pathlib import Path
 from .errors import ShoptasksError
 
@@ -354,13 +354,23 @@ def main(argv=None):
     "Entry point of the `shoptasks` command."
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser(next((a for a in argv if not a.startswith("-")), "")).parse_args(argv)
+    terminated = []
+    def on_sigterm(signum, frame):        # as Ctrl-C: the clean-up runs where the process is, then exit 143
+        terminated.append(signum)
+        raise KeyboardInterrupt("terminated (SIGTERM)")
+    try: previous = signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError: previous = None    # not the main thread: leave SIGTERM alone
     try: run(args)
     except ShoptasksError as e:
         print(f"shoptasks: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt as e:
-        print(f"shoptasks: {str(e) or 'interrupted'}{_resume_hint(args, argv, e)}", file=sys.stderr)
-        sys.exit(130)
+        said = str(e) or "interrupted"
+        if terminated and "SIGTERM" not in said: said = f"terminated (SIGTERM): {said}"
+        print(f"shoptasks: {said}{_resume_hint(args, argv, e)}", file=sys.stderr)
+        sys.exit(143 if terminated else 130)
+    finally:
+        if previous is not None: signal.signal(signal.SIGTERM, previous)
 
 def _resume_hint(args, argv, e) -> str:
     """How to continue a run or prediction stopped by Ctrl-C: once training (or writing) has started, the same command

@@ -94,12 +94,13 @@ def _registered(hook, what: str, problem) -> dict:
             problems.setdefault(plugin, []).append(f"{hook.name} raised {type(e).__name__}: {e}"); continue
         for cls in mine:
             if why := problem(cls): problems.setdefault(plugin, []).append(why)
-            else: found.setdefault(getattr(cls, what if what == "kind" else "name"), []).append((cls, plugin))
+            else: found.setdefault(cls.kind if what == "kind" else cls.name, []).append((cls, plugin))
     for name, regs in found.items():
         if len(regs) > 1:
-            _ambiguous[name] = (f"{what} {name!r} is registered by plugins {' and '.join(repr(p) for _, p in regs)}: "
-                                "uninstall one, or name the one to load in SHOPTASKS_PLUGINS")
-            for _, plugin in regs: problems.setdefault(plugin, []).append(_ambiguous[name])
+            why = (f"{what} {name!r} is registered by plugins {' and '.join(repr(p) for _, p in regs)}: "
+                   "uninstall one, or name the one to load in SHOPTASKS_PLUGINS")
+            if what == "task": _ambiguous[name] = why
+            for _, plugin in regs: problems.setdefault(plugin, []).append(why)
     return {name: regs[0] for name, regs in sorted(found.items()) if len(regs) == 1}
 
 def abstract_members(cls) -> list:
@@ -129,7 +130,7 @@ def task_problem(cls, kinds: dict) -> str | None:
     return cls.declaration_problem()
 
 def ambiguous_tasks() -> dict:
-    "Kind and task names that several plugins register, with the message that names them."
+    "Task names that several plugins register, with the message that names them."
     task_registry()
     return dict(_ambiguous)
 

@@ -1,6 +1,6 @@
 """Faults during training: a non-finite loss, a SIGKILL inside a checkpoint write, a full disk, a truncated checkpoint
 and a second run on one directory each end with a message, and the run resumes from its last good checkpoint."""
-import math, signal, subprocess, sys
+import math, signal, subprocess, sys, time
 from pathlib import Path
 import pytest, torch
 from safetensors.torch import load_file
@@ -138,3 +138,23 @@ def test_a_second_run_on_one_out_is_refused_and_a_stale_lock_taken_over(shop_dir
     r = cli(*run_args(shop_dir, out, 3))
     assert r.returncode == 0, r.stderr
     assert not lock.exists() and checkpoints(out)
+
+def test_sigterm_during_set_up_is_handled_as_ctrl_c(shop_dir, backbone, tmp_path):
+    """SIGTERM (a scheduler's or `docker stop`'s) while the run directory is being staged: one line, exit 143, and
+    nothing left: no run directory, no `.run.staging-*` or lock beside it."""
+    exe = Path(sys.executable).parent/"shoptasks"
+    for attempt in range(5):                          # the staging lasts milliseconds: try until the signal lands in it
+        out = tmp_path/f"try{attempt}"/"run"
+        proc = subprocess.Popen([str(exe), "finetune", "review-sentiment", "--data", shop_dir/"reviews.csv", "--backbone",
+                                 backbone, "--out", out, "--max-steps", "200", "--eval-every", "100"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while proc.poll() is None and not list(out.parent.glob(".run.staging-*")): time.sleep(0.001)
+        staged = proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        if staged: break
+    assert staged, "the signal never landed while the run directory was staged"
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1] == "shoptasks: terminated (SIGTERM) before training started; nothing was kept"
+    assert "Traceback" not in err, err
+    assert list(out.parent.iterdir()) == []           # no run, no staging, no lock (SIGTERM's default left both)
