@@ -35,9 +35,10 @@ def test_pretrain_reports_model_beside_baseline(tiny_run):
     assert "val ppl" in stdout and "bigram (add-k=" in stdout and "tokens/s" in stdout
     m = json.loads((out/"metrics.json").read_text())
     assert m["steps"] == 60 and m["tokens"] == 60 * 16 * 64
-    assert 1 < m["val_ppl"] < 512 and 1 < m["val_bigram_ppl"] < 512
     log = [json.loads(l) for l in (out/"metrics.jsonl").read_text().splitlines()]
-    assert [l["step"] for l in log if "val_loss" in l] == [30, 60]
+    evals = [l for l in log if "val_loss" in l]
+    assert [l["step"] for l in evals] == [30, 60] and evals[1]["val_loss"] < evals[0]["val_loss"]    # it learns
+    assert m["val_ppl"] < 512 / 8 and 1 < m["val_bigram_ppl"] < 512 / 8       # far from a uniform guess (512)
     assert list(out.glob("events.out.tfevents.*"))
 
 def test_run_dir_is_a_hugging_face_model(tiny_run):

@@ -22,7 +22,8 @@ def test_product_description_on_the_sample_shop(described, shop_dir, tmp_path):
     assert "rouge_l" in stdout and "model + guard" in stdout and "baseline: nearest training row (TF-IDF)" in stdout
     assert "model + constraint" in stdout and "attribute_recall" in stdout
     report = json.loads((run/"metrics.json").read_text())["test"]
-    assert report["rows"] == 40 and report["shown"][0] == "rouge_l" and 0 <= report["model"]["rouge_l"] <= 1
+    assert report["rows"] == 40 and report["shown"][0] == "rouge_l"
+    assert report["model"]["rouge_l"] > 0.1                          # it learnt to describe: after 1 step, .003
     assert report["baseline"]["rouge_l"] > 0.3                       # the sample's descriptions share their phrasing
     info = json.loads((run/"task.json").read_text())
     assert info["max_prompt"] + info["max_target"] < 64                # fits the tiny model's context
@@ -52,7 +53,8 @@ def test_predict_writes_texts_alternatives_and_the_guard(described, shop_dir, tm
     assert r.returncode == 0, r.stderr
     with open(tmp_path/"d.csv", newline="") as f: rows = list(csv.DictReader(f))
     assert len(rows) == 200 and list(rows[0]) == ["item_id", "generated", "score"]
-    assert all(float(x["score"]) <= 0 for x in rows)                 # mean log-probabilities
+    scores = [float(x["score"]) for x in rows]
+    assert all(s <= 0 for s in scores) and len(set(scores)) > 100     # mean log-probabilities, each text's own
     r = cli("predict", "product-description", "--model", run, "--input", shop_dir/"products.csv", "--output",
             tmp_path/"g.jsonl", "--keep-columns", "item_id", "--num-beams", "3", "--num-return-sequences", "2",
             "--guard")

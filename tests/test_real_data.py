@@ -24,7 +24,8 @@ def test_short_pretraining_on_real_reviews(shared_data, tmp_path):
     text = next(read_texts(reviews(shared_data), "Review Text"))
     assert tok.decode(tok(text)["input_ids"]) == text
     m = json.loads((tmp_path/"run"/"metrics.json").read_text())
-    assert m["val_ppl"] < 2048                                   # learnt something in 40 steps
+    evals = [json.loads(l) for l in (tmp_path/"run"/"metrics.jsonl").read_text().splitlines() if "val_loss" in l]
+    assert evals[1]["val_loss"] < evals[0]["val_loss"] and m["val_ppl"] < 2048 / 3   # it learns (a uniform guess: 2048)
 
 def test_chinese_reviews_get_a_character_baseline(shared_data, backbone, tmp_path):
     """Chinese Online Shopping Reviews (research use, ../shared/data), every 20th row, by the file's own column names:

@@ -16,7 +16,7 @@ def review_slice(shared_data, path, rows=600):
 def usable(path, column="Review Text"):
     with open(path, newline="") as f: return sum(1 for r in csv.DictReader(f) if r[column].strip())
 
-def test_tasks_lists_the_three_tasks():
+def test_tasks_lists_every_installed_task():
     r = cli("tasks")
     assert r.returncode == 0, r.stderr
     for task, plugin in TASKS.items():
@@ -89,7 +89,9 @@ def test_finetune_evaluate_predict_on_real_reviews(shared_data, backbone, tmp_pa
     assert f"{n} rows predicted into" in r.stdout and f"{600 - n} rows with an empty text skipped" in r.stdout
     with open(tmp_path/"p.csv", newline="") as f: preds = list(csv.DictReader(f))
     assert len(preds) == n and {p["prediction"] for p in preds} <= {"negative", "positive"}
-    assert all(0.5 <= float(p["probability"]) <= 1 for p in preds)
+    tested = [json.loads(l) for l in (tmp_path/"run"/"test_outputs.jsonl").read_text().splitlines()]
+    assert [(p["prediction"], float(p["probability"])) for p in preds[::5]] == \
+        [(o["prediction"], o["probability"]) for o in tested]            # as the run scored its test rows
     with open(data, newline="") as f: header = next(csv.reader(f))
     assert list(preds[0]) == header + ["prediction", "probability"]          # the input's columns come back
     with open(data, newline="") as f: ids = [r["Clothing ID"] for r in csv.DictReader(f) if r["Review Text"].strip()]
