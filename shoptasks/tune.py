@@ -7,7 +7,7 @@ __all__ = ['STUDY_DB', 'STUDY_SUMMARY', 'BEST_CONFIG', 'FINISHED', 'PRUNERS', 'I
            'suggest_warmup', 'search_space', 'ReportToTrial', 'open_study', 'tune', 'write_summary', 'plot_study']
 
 # %% ../nbs/09_tune.ipynb #7f1d486f
-import fcntl, json, os, warnings
+import fcntl, json, os, time, warnings
 from dataclasses import asdict, replace
 from pathlib import Path
 from .errors import check
@@ -38,7 +38,7 @@ def suggest_warmup(trial, config) -> int:
     steps a finished trial of the study took (before any has, up to 100)."""
     steps = config.max_steps or min((t.user_attrs["steps"] for t in trial.study.get_trials(deepcopy=False)
                                      if t.user_attrs.get("steps")), default=1000)
-    high = min(100, steps // 10)
+    high = min(100, max(1, steps // 10))
     step = max(1, high // 10)
     return trial.suggest_int("warmup", 0, high // step * step, step=step)
 
@@ -69,15 +69,24 @@ class ReportToTrial:
 # %% ../nbs/09_tune.ipynb #e566744b
 STUDY_DB, STUDY_SUMMARY, BEST_CONFIG, FINISHED = "study.db", "study.json", "best_config.json", ("COMPLETE", "PRUNED")
 
-def _storage(url: str, heartbeat: float):
+def _storage(url: str, heartbeat: float, tries: int = 5):
+    """Optuna's storage at `url`, with heartbeats. Processes that start together on a new database race to create
+    its schema (PostgreSQL: a duplicate `CREATE TYPE`): the loser tries again, and finds the schema there."""
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from sqlalchemy.exc import IntegrityError
     sqlite = url.startswith("sqlite")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return RDBStorage(url, heartbeat_interval=max(1, round(heartbeat)), grace_period=max(3, round(3 * heartbeat)),
-                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
-                          engine_kwargs=dict(connect_args=dict(timeout=60)) if sqlite else None)
+    for attempt in range(tries):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(url, heartbeat_interval=max(1, round(heartbeat)),
+                                  grace_period=max(3, round(3 * heartbeat)),
+                                  heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+                                  engine_kwargs=dict(connect_args=dict(timeout=60)) if sqlite else None)
+        except IntegrityError:
+            if attempt == tries - 1: raise
+            time.sleep(0.5 * (attempt + 1))
 
 def open_study(out: Path, target: str, maximize: bool, resume: bool, heartbeat: float, storage: str | None = None,
                sampler=None, pruner=None, first: dict | None = None):
@@ -97,11 +106,15 @@ def open_study(out: Path, target: str, maximize: bool, resume: bool, heartbeat: 
         held = study.user_attrs.get("target")
         check(held in (None, target), f"{out} holds a study of {held!r}, not {target!r}; choose a new --out")
         done = [t for t in study.trials if t.state.name != "RUNNING"]
-        check(resume or not done, f"{out} holds a study with {len(done)} finished trials; pass --resume to continue "
-                                  "it or choose a new --out")
+        check(resume or storage or not done,            # a shared database's study is joined as it goes
+              f"{out} holds a study with {len(done)} finished trials; pass --resume to continue it or choose a new --out")
         if held is None:
             study.set_user_attr("target", target)
             if first: study.enqueue_trial(first)
+        if resume:                                       # a dead process's trial: failed now (and retried)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
     return study
 
 # %% ../nbs/09_tune.ipynb #ad1fbb4b
@@ -135,9 +148,11 @@ def tune(target: str, out, trials: int, cfg=None, sampler_seed: int = 0, resume:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     base = {**asdict(cfg), "lr": cfg.lr or default_lr(getattr(cfg, "backbone", None)),
             **(cfg.shape() if pretraining else {})}
+    first = {k: base[k] for k in space if k in base}
+    if "warmup" in first and cfg.max_steps:              # the trainer's cap (`lr_factor`): the same run, in the space
+        first["warmup"] = min(first["warmup"], max(1, cfg.max_steps // 10))
     study = open_study(out, target, maximize, resume, heartbeat, storage,
-                       optuna.samplers.TPESampler(seed=sampler_seed), PRUNERS[pruner](optuna),
-                       first={k: base[k] for k in space if k in base})
+                       optuna.samplers.TPESampler(seed=sampler_seed), PRUNERS[pruner](optuna), first=first)
 
     def objective(trial):
         params = {name: draw(trial) for name, draw in space.items()}

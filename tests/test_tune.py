@@ -1,9 +1,9 @@
 """`shoptasks tune`: pruning on the trainer's evaluations, the best config replayed, a killed study resumed, two
 processes on one study, the report of a study, and bad input. Tiny backbone, the sample shop's reviews."""
-import json, signal, subprocess, sys, time
+import glob, json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
-from conftest import cli, one_line_error
+from conftest import cli, free_port, one_line_error
 
 @pytest.fixture(scope="module")
 def reviews(shop_dir, tmp_path_factory) -> Path:
@@ -64,9 +64,10 @@ def test_halving_prunes_from_the_first_trials_and_trial_0_is_the_base_config(rev
     assert [t["state"] for t in summary(tmp_path/"halving")["trials"]] == ["COMPLETE", "COMPLETE", "PRUNED"]
     r = cli("tune", "review-sentiment", *common(reviews, backbone, steps=5), "--trials", "1", "--out", tmp_path/"base")
     assert r.returncode == 0, r.stderr
-    base = FinetuneConfig(task="review-sentiment", out="-", batch_size=16, max_steps=5)
+    base = FinetuneConfig(task="review-sentiment", out="-", batch_size=16, max_steps=5)   # its warm-up as trained: at
+                                                                             # most a tenth of the steps, at least 1
     assert summary(tmp_path/"base")["trials"][0]["params"] == dict(
-        lr=default_lr(str(backbone)), batch_size=16, warmup=base.warmup, weight_decay=base.weight_decay,
+        lr=default_lr(str(backbone)), batch_size=16, warmup=min(base.warmup, 1), weight_decay=base.weight_decay,
         layer_decay=base.layer_decay, head_lr_scale=base.head_lr_scale)
 
 def test_the_best_config_replays_to_the_same_numbers(study, tmp_path):
@@ -150,3 +151,54 @@ def test_bad_config_files_and_report_folders(tmp_path):
     msg = one_line_error(cli("report", tmp_path/"notarun", "--out", tmp_path/"report"))
     assert "notarun is not a run or a study (expected task.json or pretrain_config.json" in msg
     assert not (tmp_path/"report").exists() and not (tmp_path/"o").exists()
+
+def _postgres_bin(name: str) -> str | None:
+    "Debian's PostgreSQL server programs are off the PATH (/usr/lib/postgresql/VERSION/bin)."
+    return shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A real PostgreSQL server in a temporary data directory on a free loopback port, for the module: its SQLAlchemy
+    URL. As root, the server runs as `nobody` (PostgreSQL refuses root). A skip without the server programs (a
+    failure under SHOPTASKS_REQUIRE_POSTGRES=1, which .ci/run sets after installing Debian's `postgresql`)."""
+    initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
+    if not (initdb and pg_ctl):
+        msg = "PostgreSQL's initdb and pg_ctl are not installed (apt-get install postgresql)"
+        if os.environ.get("SHOPTASKS_REQUIRE_POSTGRES") == "1": pytest.fail(msg + " and SHOPTASKS_REQUIRE_POSTGRES=1")
+        pytest.skip(msg)
+    pytest.importorskip("psycopg", reason="the psycopg driver is missing (pip install 'psycopg[binary]')")
+    import tempfile
+    home = Path(tempfile.mkdtemp(prefix="shoptasks-postgres-"))   # not under pytest's 0700 folders: `nobody` enters it
+    home.chmod(0o777)
+    data, port = home/"data", free_port()
+    as_user = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
+    def run(*cmd): subprocess.run([*as_user, *map(str, cmd)], check=True, capture_output=True, text=True)
+    run(initdb, "-D", data, "-U", "postgres", "--auth=trust", "--no-sync")
+    run(pg_ctl, "-D", data, "-l", home/"server.log", "-w", "start", "-o",
+        f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off")
+    try: yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        run(pg_ctl, "-D", data, "-m", "immediate", "stop")
+        shutil.rmtree(home)
+
+def test_tune_processes_on_two_machines_share_a_study_in_postgresql(postgres, reviews, backbone, tmp_path):
+    """Two `shoptasks tune` processes, each with its own folder as on two machines, on one PostgreSQL study; one is
+    killed mid-trial and resumed: the study finishes its trials, the killed one failed by its stale heartbeat."""
+    args = [*common(reviews, backbone, steps=10), "--trials", "5", "--storage", postgres, "--heartbeat", "1"]
+    a = tune_process(*args, "--out", tmp_path/"a", "--sampler-seed", "0")
+    b = tune_process(*args, "--out", tmp_path/"b", "--sampler-seed", "1")
+    deadline = time.time() + 300
+    while not (tmp_path/"a"/"trials").exists() and a.poll() is None and time.time() < deadline: time.sleep(0.1)
+    assert a.poll() is None, a.communicate()
+    a.send_signal(signal.SIGKILL)                        # mid-trial: its folder exists, its trial is RUNNING
+    a.wait()
+    time.sleep(4)                                        # its heartbeat goes stale (3 s of grace)
+    r = cli("tune", "review-sentiment", *args, "--out", tmp_path/"a", "--resume")
+    assert r.returncode == 0, r.stderr
+    assert b.wait(timeout=600) == 0, b.stderr.read()
+    import optuna
+    trials = optuna.load_study(study_name="shoptasks", storage=postgres).trials
+    states = [t.state.name for t in trials]
+    assert states.count("FAIL") == 1 and sum(s in ("COMPLETE", "PRUNED") for s in states) >= 5, states
+    assert {a.pid, b.pid} <= {t.user_attrs["worker"] for t in trials}    # both machines ran trials
+    assert trials[0].params == summary(tmp_path/"a")["trials"][0]["params"]     # both folders' summaries read it
