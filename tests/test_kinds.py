@@ -116,10 +116,10 @@ def test_runs_written_before_kinds_were_plugins_still_evaluate_predict_and_serve
     assert r.returncode == 0, r.stderr
     then = json.loads((LEGACY/"review-sentiment"/"metrics.json").read_text())["test"]
     assert json.loads(r.stdout)["model"]["macro_f1"] == pytest.approx(then["model"]["macro_f1"], abs=1e-6)
-    for task, data in [("next-item", "events.csv"), ("product-description", "products.csv")]:
-        r = cli("predict", task, "--model", LEGACY/task, "--input", shop/data, "--out", tmp_path/f"{task}.jsonl",
-                "--max-new-tokens", "4") if task != "next-item" else \
-            cli("predict", task, "--model", LEGACY/task, "--input", shop/data, "--out", tmp_path/f"{task}.jsonl")
+    for task, data, options in [("next-item", "events.csv", []),
+                                ("product-description", "products.csv", ["--max-new-tokens", "4"])]:
+        r = cli("predict", task, "--model", LEGACY/task, "--input", shop/data, "--output", tmp_path/f"{task}.jsonl",
+                *options)
         assert r.returncode == 0, r.stderr
         assert (tmp_path/f"{task}.jsonl").read_text().count("\n") > 50
     for task in ("review-sentiment", "next-item", "product-description"):
