@@ -40,7 +40,7 @@ def write_corpus(path: Path, retrieve: int) -> dict:
         task = load_task(name)
         task.retrieve, train = retrieve, task.load(data, "train")
         task.setup(train)
-        docs += [task.prompt(r) + r["label"] for r in train.rows]
+        docs += [task.prompt(r) + r.label for r in train.rows]
         counts[name] = len(train)
     reviews = list(read_texts(REVIEWS, "Review Text"))
     path.write_text("".join(" ".join(d.split()) + "\n" for d in docs + reviews))

@@ -26,7 +26,7 @@ def reviews(n: int) -> Path:
     path = OUT/f"reviews-{n}.csv"
     if not path.exists():
         from shoptasks.plugins import load_task
-        texts = [r["text"] for r in load_task("review-sentiment").load().rows]
+        texts = [r.text for r in load_task("review-sentiment").load().rows]
         rng = random.Random(n)
         with open(path.with_suffix(".tmp"), "w", newline="") as f:
             w = csv.writer(f)

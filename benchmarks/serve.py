@@ -32,7 +32,7 @@ def default_run() -> Path:
 def texts(n: int = 500) -> list:
     "Review texts of the sample shop, to send."
     from shoptasks.plugins import load_task
-    return [r["text"] for r in load_task("review-sentiment").load(None, "test").rows[:n]]
+    return [r.text for r in load_task("review-sentiment").load(None, "test").rows[:n]]
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -142,7 +142,7 @@ def add_options(parser, cls, skip=(), required=(), shown: str | None = None):
         elif parts[0] is tuple: kw.update(type=float, nargs=len(default), metavar="X")
         elif parts[0] is dict: continue                           # mappings come from a config file
         else: kw.update(type=parts[0])
-        (budget if f.name in BUDGET else parser).add_argument(flag, **kw)
+        (budget if f.name in BUDGET else parser).add_argument(flag, *f.metadata.get("flags", ()), **kw)
 
 def config_from_args(cls, args):
     "The config `cls` of parsed `args`: their `--config` file (if any), then the flags given."

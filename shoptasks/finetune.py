@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['FINETUNE_CONFIG', 'TASK_INFO', 'TEST_OUTPUTS', 'TOKENS_PER_WORD', 'epoch_batches', 'FinetuneConfig', 'split_report',
-           'tokenizer_fit', 'test_outputs', 'finetune', 'configured_task', 'format_report', 'row_names',
-           'empty_outputs', 'format_times']
+           'tokenizer_fit', 'test_outputs', 'finetune', 'configured_task', 'FinetuningRun', 'format_report',
+           'row_names', 'empty_outputs', 'format_times']
 
 # %% ../nbs/07_finetune.ipynb #f64e2ba5
 import json, sys, time
@@ -21,9 +21,7 @@ from .plugins import load_task
 from .metrics import segment_scores
 from .backbones import default_lr
 from .lora import add_lora, save_adapted, trainable
-from .trainer import (TrainConfig, Trainer, default_device, init_distributed, on_rank0,
-                               check_out_dir, clear_run, staged_dir, removed_on_failure, run_lock,
-                               batch_split, micro_batches)
+from .trainer import TrainConfig, TrainingRun, on_rank0, clear_run, staged_dir, micro_batches
 
 # %% ../nbs/07_finetune.ipynb #57ef3f9d
 def epoch_batches(lengths, batch_size: int, seed: int, epoch: int, window: int = 64) -> list:
@@ -126,7 +124,7 @@ def tokenizer_fit(backbone, tokenizer, train, rows: int = 500) -> dict:
     data's is over twice the corpus's (or over `TOKENS_PER_WORD`, where the corpus is unknown)."""
     from shoptasks.data import tokens_per_word
     from shoptasks.pretraining import corpus_tokens_per_word, RUN_CONFIG
-    data = tokens_per_word(tokenizer, [r["text"] for r in train.rows[:: max(1, len(train) // rows)][:rows]])
+    data = tokens_per_word(tokenizer, [r.text for r in train.rows[:: max(1, len(train) // rows)][:rows]])
     own = corpus_tokens_per_word(backbone) if (Path(backbone)/RUN_CONFIG).exists() else None
     fit = dict(data=round(data, 2), backbone_corpus=own and round(own, 2))
     if data > (2 * own if own else TOKENS_PER_WORD):
@@ -142,7 +140,7 @@ def test_outputs(task: Task, examples, outputs, baseline) -> list:
     the `baseline`'s prediction side by side, with the words `highlights` marks in each output."""
     column, first = f"baseline: {baseline.name}", task.output_columns[0]
     def text(p): return ";".join(p) if isinstance(p, list) else p       # a ranked list as `predict` writes it
-    return [dict(line=r["line"], input=r["text"], **task.shown(r), target=r.get("label"), **o, **{column: text(b)},
+    return [dict(line=r.line, input=r.text, **task.shown(r), target=r.label, **o, **{column: text(b)},
                  highlights=task.highlights(r, o), baseline_highlights=task.highlights(r, {first: text(b)}))
             for r, o, b in zip(examples.rows, task.output_rows(outputs), baseline.predict(examples.rows))]
 
@@ -152,7 +150,7 @@ def finetune(cfg: FinetuneConfig | None = None, quiet: bool = False, resume: boo
     returns the report on validation and test, the baseline beside the model. Under torchrun, rank 0 returns it.
     `overwrite` replaces an earlier run in `cfg.out` (once the new one's settings and data have been checked)."""
     cfg = cfg or FinetuneConfig(**kwargs)
-    with run_lock(Path(cfg.out)): return _finetune(cfg, quiet, resume, overwrite)
+    return FinetuningRun(cfg, quiet, resume, overwrite).run()
 
 def configured_task(cfg: FinetuneConfig) -> Task:
     """The task of `cfg`, with the run's settings of it (the length it reads, its data filters, its neighbours)
@@ -167,83 +165,93 @@ def configured_task(cfg: FinetuneConfig) -> Task:
         setattr(task, name, value)
     return task
 
-def _finetune(cfg: FinetuneConfig, quiet: bool, resume: bool, overwrite: bool = False) -> dict | None:
-    started = time.perf_counter()
-    if cfg.lr is None: cfg = replace(cfg, lr=default_lr(cfg.backbone, cfg.lora))
-    task = configured_task(cfg)
-    check(not cfg.lora or (cfg.backbone and task.adapts_backbone),
-          f"{task.name}: --lora adapts a pretrained backbone: "
-          f"{'pass --backbone' if task.adapts_backbone else 'this task trains its model from scratch'}")
-    out, device = Path(cfg.out), default_device()
-    rank, world = init_distributed(device)
-    per_rank, micro = batch_split(cfg, world)
-    check_out_dir(out, cfg, FINETUNE_CONFIG, resume, overwrite)
-    train, val, test = (task.load(cfg.data, s, cfg.columns) for s in ("train", "val", "test"))
-    check(len(train) >= cfg.batch_size and len(val),
-          f"{train.source}: {len(train)} training and {len(val)} validation rows "
-          f"are too few for batches of {cfg.batch_size}")
-    task.setup(train, val, test)
-    if overwrite and not resume and rank == 0: clear_run(out, FINETUNE_CONFIG)
-    with removed_on_failure(out, resume):
-        torch.manual_seed(cfg.seed)
-        model, tok = task.build(cfg.backbone, device)
-        info = dict(task=task.name, backbone=cfg.backbone and str(cfg.backbone), columns=train.columns, **task.state())
+class FinetuningRun(TrainingRun):
+    "Fine-tuning as a `TrainingRun` (`04_trainer`): a task's rows, its kind's model, the report beside baselines."
+    config_file = FINETUNE_CONFIG
+
+    def __init__(self, cfg: FinetuneConfig, quiet=False, resume=False, overwrite=False):
+        if cfg.lr is None: cfg = replace(cfg, lr=default_lr(cfg.backbone, cfg.lora))
+        super().__init__(cfg, quiet, resume, overwrite)
+        self.task = configured_task(cfg)
+        check(not cfg.lora or (cfg.backbone and self.task.adapts_backbone),
+              f"{self.task.name}: --lora adapts a pretrained backbone: "
+              f"{'pass --backbone' if self.task.adapts_backbone else 'this task trains its model from scratch'}")
+
+    def load(self):
+        """The task's training, validation and test rows, read, checked and set up (`Task.setup`); an earlier run that
+        `overwrite` replaces is cleared only then."""
+        cfg, task = self.cfg, self.task
+        self.train, self.val, self.test = (task.load(cfg.data, s, cfg.columns) for s in ("train", "val", "test"))
+        check(len(self.train) >= cfg.batch_size and len(self.val),
+              f"{self.train.source}: {len(self.train)} training and {len(self.val)} validation rows "
+              f"are too few for batches of {cfg.batch_size}")
+        task.setup(self.train, self.val, self.test)
+        if self.overwrite and not self.resume and self.rank == 0: clear_run(self.out, FINETUNE_CONFIG)
+
+    def build(self):
+        """The kind's model on the backbone (LoRA adapters on it, with `lora`), the run directory (rank 0 of a new run),
+        and the training rows encoded."""
+        cfg, task, train, chatty = self.cfg, self.task, self.train, not (self.quiet or self.rank)
+        model, self.tok = task.build(cfg.backbone, self.device)
+        self.info = dict(task=task.name, backbone=cfg.backbone and str(cfg.backbone), columns=train.columns,
+                         **task.state())
         if cfg.lora:
-            info["lora"] = add_lora(model, cfg.lora_rank, cfg.lora_alpha, cfg.lora_dropout,
-                                    cfg.lora_targets and [t.strip() for t in cfg.lora_targets.split(",") if t.strip()])
-        fit = tokenizer_fit(cfg.backbone, tok, train) if task.adapts_backbone else None
-        if fit and fit.get("warning") and not (quiet or rank): print(f"shoptasks: warning: {fit['warning']}",
-                                                                     file=sys.stderr)
-        n_trained, n_params = trainable(model)
-        if cfg.lora and not (quiet or rank):
-            print(f"LoRA rank {cfg.lora_rank} on {', '.join(info['lora']['targets'])}: {n_trained:,} of {n_params:,} "
-                  f"parameters train ({n_trained / n_params:.2%})")
-        if not resume: on_rank0(_prepare, out, cfg, tok, info)
+            targets = cfg.lora_targets and [t.strip() for t in cfg.lora_targets.split(",") if t.strip()]
+            self.info["lora"] = add_lora(model, cfg.lora_rank, cfg.lora_alpha, cfg.lora_dropout, targets)
+        self.fit = tokenizer_fit(cfg.backbone, self.tok, train) if task.adapts_backbone else None
+        if self.fit and self.fit.get("warning") and chatty:
+            print(f"shoptasks: warning: {self.fit['warning']}", file=sys.stderr)
+        self.n_trained, self.n_params = trainable(model)
+        if cfg.lora and chatty:
+            print(f"LoRA rank {cfg.lora_rank} on {', '.join(self.info['lora']['targets'])}: {self.n_trained:,} of "
+                  f"{self.n_params:,} parameters train ({self.n_trained / self.n_params:.2%})")
+        if not self.resume: on_rank0(_prepare, self.out, cfg, self.tok, self.info)
+        rows = tqdm(train.rows, desc="encoding", leave=False, disable=not chatty)
+        self.feats = [task.encode(r, self.tok) for r in rows]
+        lengths, self.weights = [len(f["input_ids"]) for f in self.feats], [task.n_targets(f) for f in self.feats]
+        self.steps_per_epoch = len(train) // cfg.batch_size
+        self.epoch_of = lru_cache(maxsize=2)(lambda e: epoch_batches(lengths, cfg.batch_size, cfg.seed, e))
+        self.probe = self.val.rows[:: max(1, len(self.val) // cfg.eval_rows)][: cfg.eval_rows]
+        return model
 
-        feats = [task.encode(r, tok) for r in tqdm(train.rows, desc="encoding", leave=False, disable=quiet or rank)]
-        lengths, weights = [len(f["input_ids"]) for f in feats], [task.n_targets(f) for f in feats]
-        steps_per_epoch = len(train) // cfg.batch_size
-        epoch_of = lru_cache(maxsize=2)(lambda e: epoch_batches(lengths, cfg.batch_size, cfg.seed, e))
+    def batches(self, step, rank, world):
+        "The step's rows, length-sorted within windows (`epoch_batches`), this process's share in micro-batches."
+        f, w = self.feats, self.weights
+        everyone = self.epoch_of(step // self.steps_per_epoch)[step % self.steps_per_epoch]
+        return ([dict(self.task.collate([f[j] for j in part], self.tok), n_tokens=sum(w[j] for j in part))
+                 for part in micro_batches(everyone, rank, self.per_rank, self.micro)], sum(w[j] for j in everyone))
 
-        def batches(step, rank, world):
-            everyone = epoch_of(step // steps_per_epoch)[step % steps_per_epoch]
-            return ([dict(task.collate([feats[j] for j in part], tok), n_tokens=sum(weights[j] for j in part))
-                     for part in micro_batches(everyone, rank, per_rank, micro)], sum(weights[j] for j in everyone))
+    def evaluate(self, m) -> dict: return self.task.validate(m, self.tok, self.probe, self.trainer.precision)
 
-        probe = val.rows[:: max(1, len(val) // cfg.eval_rows)][: cfg.eval_rows]
-        def evaluate_val(m): return task.validate(m, tok, probe, trainer.precision)
+    def report(self) -> dict:
+        """The model's and the baselines' report on validation and test (up to `final_eval_rows` rows of each), after
+        the task's decision rule is tuned on validation; `task.json` and `test_outputs.jsonl` written beside it."""
+        cfg, task, trainer, model, tok = self.cfg, self.task, self.trainer, self.trainer.model, self.tok
+        if cfg.lora: save_adapted(model, self.out)
+        bound = cfg.final_eval_rows or task.final_eval_rows
+        val, test = self.val.spread(bound), self.test.spread(bound)
+        val_out, test_out = (task.infer(model, tok, x.rows, trainer.precision, self.quiet) for x in (val, test))
+        variants = {n: task.infer(model, tok, test.rows, trainer.precision, self.quiet, **o)[0]
+                    for n, o in task.report_variants.items()}
+        t = time.perf_counter()
+        baselines = [b.fit(self.train.rows, val.rows) for b in task.baselines()]
+        baseline_s = time.perf_counter() - t
+        task.calibrate(val_out[0], val.rows, self.train.rows, baselines[0])
+        variants.update(task.combined(baselines[0], test_out[0], test.rows))
+        self.info.update(task.state())
+        write_atomic(self.out/TASK_INFO, json.dumps({**self.info, "baseline": baselines[0].get_params()}, indent=1))
+        samples = test_outputs(task, test, test_out[0], baselines[0])
+        write_atomic(self.out/TEST_OUTPUTS, "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in samples))
+        return dict(task=task.name, backbone=cfg.backbone and str(cfg.backbone), steps=trainer.step,
+                    epochs=trainer.step / self.steps_per_epoch, train_time_s=trainer.elapsed, baseline_fit_s=baseline_s,
+                    precision=trainer.precision, processes=self.world, stop_reason=trainer.stop_reason,
+                    trained_params=self.n_trained, params=self.n_params, tokenizer_fit=self.fit,
+                    val=split_report(task, val, *val_out, baselines),
+                    test=split_report(task, test, *test_out, baselines, variants))
 
-        trainer = Trainer(model, cfg, out, batches, evaluate_val, device=device, quiet=quiet, task=task,
-                          steps_per_epoch=steps_per_epoch)
-        trainer.fit(resume)
-    if rank != 0: return None
-    trainer.load_best()
-    if cfg.lora: save_adapted(model, out)
-    bound = cfg.final_eval_rows or task.final_eval_rows
-    val, test = val.spread(bound), test.spread(bound)
-    val_out, test_out = (task.infer(model, tok, x.rows, trainer.precision, quiet) for x in (val, test))
-    variants = {n: task.infer(model, tok, test.rows, trainer.precision, quiet, **o)[0]
-                for n, o in task.report_variants.items()}
-    t = time.perf_counter()
-    baselines = [b.fit(train.rows, val.rows) for b in task.baselines()]
-    baseline_s = time.perf_counter() - t
-    task.calibrate(val_out[0], val.rows, train.rows, baselines[0])
-    variants.update(task.combined(baselines[0], test_out[0], test.rows))
-    info.update(task.state())
-    report = dict(task=task.name, backbone=cfg.backbone and str(cfg.backbone), steps=trainer.step,
-                  epochs=trainer.step / steps_per_epoch,
-                  train_time_s=trainer.elapsed, baseline_fit_s=baseline_s, precision=trainer.precision, processes=world,
-                  stop_reason=trainer.stop_reason, trained_params=n_trained, params=n_params, tokenizer_fit=fit,
-                  val=split_report(task, val, *val_out, baselines),
-                  test=split_report(task, test, *test_out, baselines, variants),
-                  wall_time_s=time.perf_counter() - started)
-    write_atomic(out/TASK_INFO, json.dumps({**info, "baseline": baselines[0].get_params()}, indent=1))
-    write_atomic(out/FINETUNE_CONFIG, json.dumps(trainer.replay_config(), indent=1))
-    samples = test_outputs(task, test, test_out[0], baselines[0])
-    write_atomic(out/TEST_OUTPUTS, "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in samples))
-    write_atomic(out/"metrics.json", json.dumps(report, indent=1))
-    if not quiet: print(format_report(report["test"], task.name), format_times(report), sep="\n")
-    return report
+    def format(self, report: dict) -> str:
+        return f"{format_report(report['test'], self.task.name)}\n{format_times(report)}"
+
 
 # %% ../nbs/07_finetune.ipynb #e202974b
 def format_report(r: dict, task_name: str) -> str:

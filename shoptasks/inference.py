@@ -123,7 +123,7 @@ def predict(task: str, model, input, output, columns: dict | None = None, keep_c
             while batch := list(itertools.islice(rows, size)):
                 if state["header"] is None: state["header"] = _output_header(t, found, input)
                 inferred = t.infer(m, tok, batch, pick_precision("auto"), True, **(options or {}))[0]
-                out = [dict(r["fields"], **o) for r, o in zip(batch, t.output_rows(inferred))]
+                out = [dict(r.fields, **o) for r, o in zip(batch, t.output_rows(inferred))]
                 if f is None: f, bar = partial_file()
                 f.write(_formatted(out, fmt, state["header"], with_header=state["bytes"] == 0).encode())
                 f.flush()

@@ -232,9 +232,9 @@ def segment_scores(task, predicted, rows, min_rows: int = 30) -> dict:
     largest gap between them (None with fewer than two), and the groups `left_out` (too small, or `unknown`)
     with their sizes."""
     out = {}
-    for role in sorted({r for row in rows for r in row["segments"]}):
+    for role in sorted({r for row in rows for r in row.segments}):
         groups = {}
-        for p, row in zip(predicted, rows): groups.setdefault(row["segments"].get(role, "unknown"), []).append((p, row))
+        for p, row in zip(predicted, rows): groups.setdefault(row.segments.get(role, "unknown"), []).append((p, row))
         scores = {g: _group_score(task, v) for g, v in sorted(groups.items()) if len(v) >= min_rows and g != "unknown"}
         left_out = {g: len(v) for g, v in sorted(groups.items()) if g not in scores}
         seg = dict(groups=scores, gap=None, worst=None, best=None, left_out=left_out, min_rows=min_rows)
@@ -272,24 +272,24 @@ class TfidfBaseline:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.metrics import f1_score
-        texts = [r["text"] for r in train_rows]
+        texts = [r.text for r in train_rows]
         self.features = self.features or text_features(texts)
         self.vec = TfidfVectorizer(min_df=2, sublinear_tf=True, **FEATURES[self.features])
         x = self.vec.fit_transform(texts)
-        y = [r["label"] for r in train_rows]
+        y = [r.label for r in train_rows]
         fit = lambda C: LogisticRegression(C=C, max_iter=2000, class_weight="balanced").fit(x, y)
         if self.C is None:
             check(val_rows, "choosing C needs validation rows")
-            xv, yv = self.vec.transform([r["text"] for r in val_rows]), [r["label"] for r in val_rows]
+            xv, yv = self.vec.transform([r.text for r in val_rows]), [r.label for r in val_rows]
             self.C = max(self.grid, key=lambda C: f1_score(yv, fit(C).predict(xv), average="macro"))
         self.model = fit(self.C)
         return self
 
-    def predict(self, rows) -> list: return self.model.predict(self.vec.transform([r["text"] for r in rows])).tolist()
+    def predict(self, rows) -> list: return self.model.predict(self.vec.transform([r.text for r in rows])).tolist()
 
     def predict_proba(self, rows, labels) -> np.ndarray:
         "Each row's probability of each of `labels`, in their order (0 for a label training did not have)."
-        p, seen = self.model.predict_proba(self.vec.transform([r["text"] for r in rows])), list(self.model.classes_)
+        p, seen = self.model.predict_proba(self.vec.transform([r.text for r in rows])), list(self.model.classes_)
         return np.stack([p[:, seen.index(l)] if l in seen else np.zeros(len(rows)) for l in labels], 1)
 
     def get_params(self) -> dict: return dict(C=self.C, features=self.features)
@@ -326,13 +326,13 @@ class RetrievalBaseline:
         self.name += " (TF-IDF)"
 
     def fit(self, train_rows, val_rows=None):
-        self.retriever, self.train = Retriever([r["text"] for r in train_rows]), train_rows
+        self.retriever, self.train = Retriever([r.text for r in train_rows]), train_rows
         return self
 
     def predict(self, rows) -> list:
-        near = [self.train[n[0]] for n in self.retriever.nearest([r["text"] for r in rows])]
-        if not self.swapped: return [n["label"] for n in near]
-        return [swap_values(n["label"], n["inputs"], r["inputs"]) for n, r in zip(near, rows)]
+        near = [self.train[n[0]] for n in self.retriever.nearest([r.text for r in rows])]
+        if not self.swapped: return [n.label for n in near]
+        return [swap_values(n.label, n.inputs, r.inputs) for n, r in zip(near, rows)]
 
     def get_params(self) -> dict: return {}
     def set_params(self): return self

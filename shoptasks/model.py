@@ -331,13 +331,13 @@ def flops_per_token(config: ShoptasksConfig, n_params: int, training: bool = Tru
     return 3 * fwd if training else fwd
 
 # %% ../nbs/02_model.ipynb #d6dc5909
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 @dataclass
 class Decoding:
     "How text is decoded: the options of Hugging Face's `generate` that shoptasks passes on, and their defaults."
     max_new_tokens: int = 64          # tokens to generate at most
-    do_sample: bool = False           # sample instead of searching
+    do_sample: bool = field(default=False, metadata=dict(flags=("--sample",)))  # sample instead of searching
     temperature: float = 1.0          # sampling temperature
     top_k: int = 50                   # sample among the k likeliest
     top_p: float = 1.0                # sample among the likeliest with this much probability

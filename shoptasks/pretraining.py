@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['RUN_CONFIG', 'PretrainConfig', 'BigramLM', 'spread_windows', 'eval_windows', 'masked_batch', 'evaluate_lm',
-           'prepare_run', 'pretrain', 'corpus_tokens_per_word', 'format_pretraining', 'load_run', 'generate']
+           'prepare_run', 'pretrain', 'PretrainingRun', 'corpus_tokens_per_word', 'format_pretraining', 'load_run',
+           'generate']
 
 # %% ../nbs/04b_pretraining.ipynb #e18d660f
 import json, math, time
@@ -21,9 +22,8 @@ from .data import (read_texts, split_of, pack_corpus, load_tokens, WindowSampler
                             write_atomic)
 from .model import (PRESETS, Decoding, preset_config, build_model, count_params, load_pretrained,
                              loss_chunk_for)
-from .trainer import (TrainConfig, Trainer, autocast, predicted_tokens, init_distributed, on_rank0,
-                               default_device, check_out_dir, staged_dir, removed_on_failure,
-                               run_lock, batch_split, micro_batches)
+from .trainer import (TrainConfig, TrainingRun, autocast, predicted_tokens, on_rank0, check_out_dir,
+                               staged_dir, micro_batches)
 
 # %% ../nbs/04b_pretraining.ipynb #f71ff6a1
 @dataclass(kw_only=True)
@@ -186,65 +186,75 @@ def pretrain(cfg: PretrainConfig | None = None, quiet: bool = False, model=None,
     `resume` continues the run in `cfg.out` from its last checkpoint; `overwrite` replaces an earlier run there.
     Under torchrun, rank 0 returns the metrics."""
     cfg = cfg or PretrainConfig(**kwargs)
-    with run_lock(Path(cfg.out)): return _pretrain(cfg, quiet, model, resume, overwrite)
+    return PretrainingRun(cfg, quiet, resume, overwrite, model).run()
 
-def _pretrain(cfg: PretrainConfig, quiet: bool, model, resume: bool, overwrite: bool = False) -> dict | None:
-    started = time.perf_counter()
-    device = default_device()
-    rank, world = init_distributed(device)
-    out, (per_rank, micro) = Path(cfg.out), batch_split(cfg, world)
-    check_out_dir(out, cfg, RUN_CONFIG, resume, overwrite)
-    with removed_on_failure(out, resume):
-        if not resume: on_rank0(prepare_run, cfg, quiet, overwrite)
-        torch.manual_seed(cfg.seed)
-        tok = AutoTokenizer.from_pretrained(out)
-        causal = cfg.objective == "causal"
+class PretrainingRun(TrainingRun):
+    "Pretraining as a `TrainingRun` (`04_trainer`): the corpus packed into the run, windows of it, the bigram beside."
+    config_file = RUN_CONFIG
+
+    def __init__(self, cfg: PretrainConfig, quiet=False, resume=False, overwrite=False, model=None):
+        super().__init__(cfg, quiet, resume, overwrite)
+        self.model = model
+
+    def load(self):
+        "Nothing to read first: `build` checks the corpus as it packs it, into a folder that is the run once packed."
+
+    def build(self):
+        "Pack the corpus (rank 0 of a new run), then the preset's model (or the one given) over its tokenizer."
+        cfg = self.cfg
+        if not self.resume: on_rank0(prepare_run, cfg, self.quiet, self.overwrite)
+        self.tok = tok = AutoTokenizer.from_pretrained(self.out)
+        model = self.model
         if model is None:
             chunk = loss_chunk_for(len(tok)) if cfg.loss_chunk is None else cfg.loss_chunk
-            model = build_model(preset_config(cfg.preset, **cfg.shape(), vocab_size=len(tok), causal=causal,
-                                              pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                                              eos_token_id=tok.eos_token_id, loss_chunk=chunk))
+            model = build_model(preset_config(cfg.preset, **cfg.shape(), vocab_size=len(tok),
+                                              causal=cfg.objective == "causal", pad_token_id=tok.pad_token_id,
+                                              bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                                              loss_chunk=chunk))
         check(model.config.vocab_size >= len(tok),
               f"the model's vocabulary ({model.config.vocab_size}) is smaller than the tokenizer's ({len(tok)})")
-        context = model.config.max_position_embeddings
-        train, val, test = (load_tokens(out/"data", s) for s in ("train", "val", "test"))
-        sampler = WindowSampler(len(train), context, cfg.batch_size, cfg.seed)
+        self.context = model.config.max_position_embeddings
+        self.train, self.val, self.test = (load_tokens(self.out/"data", s) for s in ("train", "val", "test"))
+        self.sampler = WindowSampler(len(self.train), self.context, cfg.batch_size, cfg.seed)
+        self.steps_per_epoch = self.sampler.n_windows / cfg.batch_size
+        return model
 
-        def batches(step, rank, world):
-            x = window_batch(train, sampler.windows(step), context)
-            masks = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-            inputs, labels = (x, x) if causal else masked_batch(x, tok, masks)
-            parts = zip(*(micro_batches(t, rank, per_rank, micro) for t in (inputs, labels)))
-            return ([dict(input_ids=i, labels=l, n_tokens=predicted_tokens(l, causal)) for i, l in parts],
-                    predicted_tokens(labels, causal))
+    def batches(self, step, rank, world):
+        "The step's windows, masked for the masked objective, this process's share in micro-batches."
+        cfg, causal = self.cfg, self.cfg.objective == "causal"
+        x = window_batch(self.train, self.sampler.windows(step), self.context)
+        masks = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        inputs, labels = (x, x) if causal else masked_batch(x, self.tok, masks)
+        parts = zip(*(micro_batches(t, rank, self.per_rank, self.micro) for t in (inputs, labels)))
+        return ([dict(input_ids=i, labels=l, n_tokens=predicted_tokens(l, causal)) for i, l in parts],
+                predicted_tokens(labels, causal))
 
-        def evaluate(m): return evaluate_lm(m, val, context, cfg.batch_size, cfg.objective, tok, trainer.precision,
-                                            cfg.eval_windows)
-        trainer = Trainer(model, cfg, out, batches, evaluate, device=device, quiet=quiet,
-                          steps_per_epoch=sampler.n_windows / cfg.batch_size)
-        trainer.fit(resume)
-    if rank != 0: return None
-    trainer.load_best()
-    bigram = BigramLM(len(tok)).fit(train)
-    probe = val[:min(len(val), 200_000)].astype(np.int64)
-    bigram.tune_k(probe[:-1], probe[1:])
-    final = {split: evaluate_lm(model, spread_windows(tokens, context, cfg.final_eval_windows), context,
-                                cfg.batch_size, cfg.objective, tok, trainer.precision, bigram=bigram)
-             for split, tokens in (("val", val), ("test", test))}
-    metrics = dict(steps=trainer.step, best_step=(trainer.best or {}).get("step", trainer.step),
-                   train_time_s=trainer.elapsed, tokens=trainer.tokens_seen,
-                   tokens_per_s=trainer.tokens_seen / trainer.elapsed, data_wait=trainer.data_wait,
-                   epochs=sampler.epoch(trainer.step), params=count_params(model), precision=trainer.precision,
-                   processes=world, model=type(model).__name__, stop_reason=trainer.stop_reason,
-                   val_ppl=final["val"]["ppl"], val_bigram_ppl=final["val"]["bigram_ppl"],
-                   test_ppl=final["test"]["ppl"], test_bigram_ppl=final["test"]["bigram_ppl"], bigram_k=bigram.k,
-                   eval_tokens={s: f["tokens"] for s, f in final.items()}, tokens_per_word=corpus_tokens_per_word(out),
-                   **json.loads((out/"data"/"timing.json").read_text()),
-                   wall_time_s=time.perf_counter() - started)
-    write_atomic(out/RUN_CONFIG, json.dumps(trainer.replay_config(), indent=1))
-    write_atomic(out/"metrics.json", json.dumps(metrics, indent=1))
-    if not quiet: print(format_pretraining(metrics))
-    return metrics
+    def evaluate(self, m) -> dict:
+        "The validation loss on `eval_windows` windows."
+        return evaluate_lm(m, self.val, self.context, self.cfg.batch_size, self.cfg.objective, self.tok,
+                           self.trainer.precision, self.cfg.eval_windows)
+
+    def report(self) -> dict:
+        "The best model's perplexity on validation and test beside the bigram's, and the run's figures."
+        cfg, trainer, model, context = self.cfg, self.trainer, self.trainer.model, self.context
+        bigram = BigramLM(len(self.tok)).fit(self.train)
+        probe = self.val[:min(len(self.val), 200_000)].astype(np.int64)
+        bigram.tune_k(probe[:-1], probe[1:])
+        final = {split: evaluate_lm(model, spread_windows(tokens, context, cfg.final_eval_windows), context,
+                                    cfg.batch_size, cfg.objective, self.tok, trainer.precision, bigram=bigram)
+                 for split, tokens in (("val", self.val), ("test", self.test))}
+        return dict(steps=trainer.step, best_step=(trainer.best or {}).get("step", trainer.step),
+                    train_time_s=trainer.elapsed, tokens=trainer.tokens_seen,
+                    tokens_per_s=trainer.tokens_seen / trainer.elapsed, data_wait=trainer.data_wait,
+                    epochs=self.sampler.epoch(trainer.step), params=count_params(model), precision=trainer.precision,
+                    processes=self.world, model=type(model).__name__, stop_reason=trainer.stop_reason,
+                    val_ppl=final["val"]["ppl"], val_bigram_ppl=final["val"]["bigram_ppl"],
+                    test_ppl=final["test"]["ppl"], test_bigram_ppl=final["test"]["bigram_ppl"], bigram_k=bigram.k,
+                    eval_tokens={s: f["tokens"] for s, f in final.items()},
+                    tokens_per_word=corpus_tokens_per_word(self.out),
+                    **json.loads((self.out/"data"/"timing.json").read_text()))
+
+    def format(self, report: dict) -> str: return format_pretraining(report)
 
 def corpus_tokens_per_word(run) -> float | None:
     "Tokens per word of a pretraining run's training text (its packed corpus's counts); None for older runs."

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['ITEMS_FILE', 'CANDIDATES', 'MIX_GRID', 'FEATURES', 'ItemVocabulary', 'parse_time', 'history_band',
-           'ShoptasksForNextItem', 'RankingTask', 'transitions', 'training_items', 'Popularity', 'Repeat', 'ItemKNN',
-           'recommend']
+           'ShoptasksForNextItem', 'RankingOptions', 'HistoryRow', 'RankingTask', 'transitions', 'training_items',
+           'Popularity', 'Repeat', 'ItemKNN', 'recommend']
 
 # %% ../nbs/05d_ranking.ipynb #348d83e3
 import itertools, json, math
@@ -20,7 +20,8 @@ from .data import write_atomic, SPLITS
 from .sample import sample_path
 from .model import ShoptasksConfig, ShoptasksForCausalLM
 from .backbones import load_backbone, pad, pool, pooling_for
-from .tasks import Task, Examples, _text
+from dataclasses import dataclass
+from .tasks import Task, Examples, Row, _text
 from .trainer import autocast
 from fastcore.basics import patch
 
@@ -74,6 +75,19 @@ class ShoptasksForNextItem(ShoptasksForCausalLM):
         return s
 
 # %% ../nbs/05d_ranking.ipynb #2f8ec7ba
+@dataclass
+class RankingOptions:
+    "How a ranking task predicts."
+    k: int = 20                        # items to rank per history
+    exclude_seen: bool = False         # rank no item the history already has
+
+@dataclass
+class HistoryRow(Row):
+    "A ranking row: `inputs` holds a user's history (`items`, oldest first, and their `texts`); `label` the next item."
+    user: str = ""
+    next_basket: bool = False          # whether the target was bought later than the history's last item
+    continues: bool = False            # whether a training window starts with the previous window's target
+
 class RankingTask(Task):
     """A task that ranks the catalogue for each history of items; subclasses name the event columns and, where a
     source needs one, a protocol (`keep_event`, `min_item_events`)."""
@@ -87,6 +101,8 @@ class RankingTask(Task):
     output_columns = ("items", "scores")
     report_variants = {"model: Transformer alone": dict(features=False)}
     streams = False
+    row_type = HistoryRow
+    predict_options = RankingOptions
     monitor = ("ndcg_10", "max")       # the validation metric that picks the best checkpoint and stops early
     request_roles = ("items",)         # a request gives a history's items
     min_item_events: int = 1           # items with fewer events (after collapsing repeats) are dropped
@@ -171,6 +187,7 @@ class RankingTask(Task):
         predicts the last. Unlabelled (`labelled=False`): each whole history, to recommend its next item."""
         check(split is None or split in SPLITS, f"split must be one of {', '.join(SPLITS)}, not {split!r}")
         path = Path(source) if source else sample_path(self.sample)
+        check(path.is_file(), f"{path}: no such file")
         key = (str(path), path.stat().st_mtime, json.dumps(columns or {}, sort_keys=True))
         if getattr(self, "_read", (None,))[0] != key: self._read = (key, self.events(path, columns))
         histories, groups, counts, chosen = self._read[1]
@@ -186,20 +203,20 @@ class RankingTask(Task):
                 counts[one] = counts.get(one, 0) + 1; continue
             for shown, target, continues in self.windows(h, split if labelled else "predict"):
                 items = [e[1] for e in shown]
-                row = dict(text=" ".join(items), user=user, line=h[0][3],
-                           inputs=dict(items=items, texts={e[1]: e[2] for e in shown if e[2]}),
-                           segments={**groups.get(user, {}), "history": history_band(len(h))})
+                row = HistoryRow(dict(items=items, texts={e[1]: e[2] for e in shown if e[2]}), " ".join(items),
+                                 line=h[0][3], segments={**groups.get(user, {}), "history": history_band(len(h))},
+                                 user=user, continues=continues)
                 if target:
-                    row.update(label=target[1], next_basket=target[0] > shown[-1][0], continues=continues)
-                    if target[2]: row["inputs"]["texts"][target[1]] = target[2]
+                    row.label, row.next_basket = target[1], target[0] > shown[-1][0]
+                    if target[2]: row.inputs["texts"][target[1]] = target[2]
                 if keep:               # the user's id, and any other columns asked for, from the history's last event
                     last, asked = h[-1][4], [] if keep is True else [c for c in keep if c != chosen["user"]]
                     absent = [c for c in asked if c not in last]
                     if absent:
                         raise ShoptasksError(f"{path} has no column {absent[0]!r} to keep (columns: {', '.join(last)})")
-                    row["fields"] = {chosen["user"]: user, **{c: last[c] for c in asked}}
+                    row.fields = {chosen["user"]: user, **{c: last[c] for c in asked}}
                 rows.append(row)
-        fields = [*rows[0]["fields"]] if rows and keep else []
+        fields = [*rows[0].fields] if rows and keep else []
         return Examples(rows, str(path), split, chosen, counts=counts, fields=fields)
 
     def rows(self, source=None, columns: dict | None = None, labelled: bool = True, keep: bool | list = False,
@@ -227,9 +244,9 @@ def setup(self: RankingTask, train, *others):
     "The catalogue (every item of every split read), the items' popularity and transitions in training, their texts."
     if train is None: return
     every = [train, *others]
-    self.items = sorted({x for ex in every for r in ex.rows for x in [*r["inputs"]["items"], r.get("label")] if x})
+    self.items = sorted({x for ex in every for r in ex.rows for x in [*r.inputs["items"], r.label] if x})
     self.popularity = dict(Counter(x for r in train.rows for x in training_items(r)).most_common())
-    self.texts = {x: t for ex in every for r in ex.rows for x, t in r["inputs"]["texts"].items()}
+    self.texts = {x: t for ex in every for r in ex.rows for x, t in r.inputs["texts"].items()}
     self.transitions = transitions(train.rows)
     check(len(self.items) >= 2, f"{train.source}: the histories hold fewer than 2 items")
 
@@ -275,7 +292,7 @@ def load_model(self: RankingTask, run, device: str = "cpu") -> tuple:
     return ShoptasksForNextItem.from_pretrained(run, use_safetensors=True).eval(), vocab
 
 @patch
-def request_row(self: RankingTask, values: dict) -> dict:
+def request_row(self: RankingTask, values: dict) -> HistoryRow:
     "A history to rank the next item of, from a request's `{\"items\": [item, ...]}` (oldest first)."
     unknown = [r for r in values if r != "items"]
     if unknown: raise ValueError(f"no role {unknown[0]!r} (a ranking request gives its history as items)")
@@ -283,17 +300,17 @@ def request_row(self: RankingTask, values: dict) -> dict:
     if not (isinstance(items, list) and items and all(isinstance(x, str) and x.strip() for x in items)):
         raise ValueError("items must be a non-empty list of item ids, oldest first")
     items = [x.strip() for x in items]
-    return dict(text=" ".join(items), line=0, inputs=dict(items=items, texts={}), segments={})
+    return HistoryRow(dict(items=items, texts={}), " ".join(items))
 
 @patch
-def input_length(self: RankingTask, row, vocab) -> tuple[int, int]: return len(row["inputs"]["items"]), self.max_history
+def input_length(self: RankingTask, row, vocab) -> tuple[int, int]: return len(row.inputs["items"]), self.max_history
 
 @patch
 def encode(self: RankingTask, row, vocab) -> dict:
     "The history's item ids (the last `max_history`); for training, the target appended, every next item labelled."
-    ids = vocab.ids(row["inputs"]["items"])
-    if "label" not in row: return dict(input_ids=ids[-self.max_history:])
-    ids = (ids + vocab.ids([row["label"]]))[-self.max_history:]
+    ids = vocab.ids(row.inputs["items"])
+    if row.label is None: return dict(input_ids=ids[-self.max_history:])
+    ids = (ids + vocab.ids([row.label]))[-self.max_history:]
     return dict(input_ids=ids, labels=ids)
 
 @patch
@@ -342,7 +359,7 @@ def json_rows(self: RankingTask, outputs) -> list:
 @patch
 def highlights(self: RankingTask, row, output: dict) -> list:
     "The history's next item, where the ranked list has it."
-    return [row["label"]] if row.get("label") in output["items"].split(";") else []
+    return [row.label] if row.label in output["items"].split(";") else []
 
 # %% ../nbs/05d_ranking.ipynb #6aade664
 @patch
@@ -369,7 +386,7 @@ def metrics(self: RankingTask) -> dict:
 @patch
 def score(self: RankingTask, predicted, rows, names=None) -> dict:
     r = self.metrics()["ranking"].compute(predictions=[list(p) for p in predicted],
-                                          references=[x["label"] for x in rows], catalogue=len(self.items or ()))
+                                          references=[x.label for x in rows], catalogue=len(self.items or ()))
     return {k: v for k, v in r.items() if names is None or k in names}
 
 @patch
@@ -391,9 +408,9 @@ def subsets(self: RankingTask, examples) -> dict:
     basket says nothing there), and the targets bought `rare` times or less in training."""
     pop = self.popularity or {}
     rows = examples.rows
-    return {"next-basket targets": [i for i, r in enumerate(rows) if r.get("next_basket")],
+    return {"next-basket targets": [i for i, r in enumerate(rows) if r.next_basket],
             f"targets bought {self.rare} times or less in training":
-                [i for i, r in enumerate(rows) if pop.get(r.get("label"), 0) <= self.rare]}
+                [i for i, r in enumerate(rows) if pop.get(r.label, 0) <= self.rare]}
 
 @patch
 def notes(self: RankingTask, examples, outputs=None) -> dict:
@@ -411,13 +428,13 @@ def transitions(train_rows) -> dict:
     "How often each item followed each other in the training histories: item -> {next item: times}."
     follows = defaultdict(Counter)
     for r in train_rows:
-        seq = [*r["inputs"]["items"], r["label"]]
+        seq = [*r.inputs["items"], r.label]
         for a, b in zip(seq, seq[1:]): follows[a][b] += 1
     return {a: dict(c) for a, c in follows.items()}
 
 def training_items(row) -> list:
     "The items of a training row: its history and target, less a first item that the previous window's target counted."
-    return [*row["inputs"]["items"][1 if row.get("continues") else 0:], row["label"]]
+    return [*row.inputs["items"][1 if row.continues else 0:], row.label]
 
 class Popularity:
     "The items bought most often in the training histories, the same list for everyone."
@@ -439,7 +456,7 @@ class Popularity:
 class Repeat(Popularity):
     "The history's own items, most often bought first (ties: the more popular), then the most popular items."
     name = "repeat"
-    def predict(self, rows) -> list: return [self.fill(Counter(r["inputs"]["items"])) for r in rows]
+    def predict(self, rows) -> list: return [self.fill(Counter(r.inputs["items"])) for r in rows]
 
 class ItemKNN(Popularity):
     """The items that followed the history's last items in training (consecutive transitions), the j-th last item
@@ -451,7 +468,7 @@ class ItemKNN(Popularity):
         self.next = transitions(train_rows)
         if val_rows:
             from shoptasks.metrics import load_metric
-            metric, refs = load_metric("ranking"), [r["label"] for r in val_rows]
+            metric, refs = load_metric("ranking"), [r.label for r in val_rows]
             def ndcg(window):
                 self.window = window
                 return metric.compute(predictions=self.predict(val_rows), references=refs)["ndcg_10"]
@@ -461,7 +478,7 @@ class ItemKNN(Popularity):
         out = []
         for r in rows:
             scores = Counter()
-            for j, x in enumerate(reversed(r["inputs"]["items"][-self.window:]), 1):
+            for j, x in enumerate(reversed(r.inputs["items"][-self.window:]), 1):
                 for y, n in self.next.get(x, {}).items(): scores[y] += n / j
             out.append(self.fill(scores))
         return out
@@ -499,11 +516,11 @@ def infer(self: RankingTask, model, vocab, rows, precision: str = "fp32", quiet:
     check(k >= 1, f"k must be >= 1, not {k}")
     was_training, device = model.training, next(model.parameters()).device
     model.eval()
-    known = [vocab.ids(r["inputs"]["items"]) for r in rows]
+    known = [vocab.ids(r.inputs["items"]) for r in rows]
     ids = [i[-self.max_history:] for i in known]
-    out = [dict(unknown=len(r["inputs"]["items"]) - len(i), k=k) for r, i in zip(rows, known)]
+    out = [dict(unknown=len(r.inputs["items"]) - len(i), k=k) for r, i in zip(rows, known)]
     for o, r, i in zip(out, rows, known):
-        if not i: o.update(self.popular(k, set(r["inputs"]["items"]) if exclude_seen else set()))
+        if not i: o.update(self.popular(k, set(r.inputs["items"]) if exclude_seen else set()))
     todo = [j for j in np.argsort([len(i) for i in ids], kind="stable") if ids[j]]
     losses = []
     for s in tqdm(range(0, len(todo), 256), desc="ranking", leave=False, disable=quiet):
@@ -514,7 +531,7 @@ def infer(self: RankingTask, model, vocab, rows, precision: str = "fp32", quiet:
             h = model.transformer(x, mask).last_hidden_state
             h = h[torch.arange(len(idx), device=device), mask.sum(1) - 1]
             logp = model.item_scores(h).float().log_softmax(-1)
-        targets = torch.tensor([vocab.index.get(rows[j].get("label"), -100) for j in idx], device=device)
+        targets = torch.tensor([vocab.index.get(rows[j].label, -100) for j in idx], device=device)
         known_target = targets >= 0
         losses += (-logp[known_target].gather(1, targets[known_target, None])).squeeze(1).tolist()
         n_top = min(max(k, CANDIDATES) + (max(map(len, known)) if exclude_seen else 0), len(vocab) - 1)
@@ -548,9 +565,9 @@ def calibrate(self: RankingTask, outputs, rows, train_rows, baseline=None):
     grid = np.array(list(itertools.product(MIX_GRID, repeat=len(FEATURES))))
     gain = np.zeros(len(grid))
     for o, r in zip(outputs, rows):
-        if r.get("label") not in o.get("candidates", ()): continue       # ranked beyond the model's top: no gain
+        if r.label not in o.get("candidates", ()): continue       # ranked beyond the model's top: no gain
         s = o["logp"][:, None] + o["features"] @ grid.T
-        above = (s > s[o["candidates"].index(r["label"])]).sum(0)
+        above = (s > s[o["candidates"].index(r.label)]).sum(0)
         gain += np.where(above < 10, 1 / np.log2(above + 2), 0.0)
     self.mix = dict(zip(FEATURES, grid[gain.argmax()].tolist()))
 
@@ -565,7 +582,7 @@ def recommend(run, histories, k: int = 10, exclude_seen: bool = False):
     check(kind == RankingTask.kind_noun, f"{run} is {what}; recommend needs a ranking run")
     model, vocab, task, _ = load_finetuned(run, verb="recommend")
     one = bool(histories) and not isinstance(histories[0], (list, tuple))
-    rows = [dict(inputs=dict(items=[str(x) for x in h])) for h in ([histories] if one else histories)]
+    rows = [HistoryRow(dict(items=[str(x) for x in h], texts={})) for h in ([histories] if one else histories)]
     out, _ = task.infer(model, vocab, rows, pick_precision("auto"), k=k, exclude_seen=exclude_seen)
     result = [list(zip(*task.ranked(o))) for o in out]
     return result[0] if one else result

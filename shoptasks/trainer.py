@@ -8,11 +8,12 @@ __all__ = ['CKPT_PREFIX', 'BUDGET_KEYS', 'RUNTIME_KEYS', 'WHOLE', 'TrainConfig',
            'write_failed', 'checkpoints', 'UnreadableCheckpoint', 'read_checkpoint', 'prune_checkpoints',
            'check_out_dir', 'clear_run', 'staged_dir', 'run_lock', 'removed_on_failure', 'dist_env', 'init_distributed',
            'batch_split', 'micro_batches', 'barrier', 'on_rank0', 'default_device', 'shard', 'unsynced', 'checkpointed',
-           'Trainer']
+           'Trainer', 'TrainingRun']
 
 # %% ../nbs/04_trainer.ipynb #33f5f8fb
 import copy, fcntl, json, math, os, shutil, sys, tempfile, time
 from contextlib import contextmanager, nullcontext
+from abc import abstractmethod
 from dataclasses import asdict, dataclass
 from typing import Literal
 from pathlib import Path
@@ -24,7 +25,7 @@ from tqdm.auto import tqdm
 from fastcore.basics import patch
 from .errors import ShoptasksError, Interrupted, check, check_numbers, check_choices
 from .plugins import plugin_manager
-from .data import umask, copy_atomic
+from .data import umask, copy_atomic, write_atomic
 from .default_plugins import JsonlLog, TensorBoardLog, EarlyStopping
 
 # %% ../nbs/04_trainer.ipynb #4246902e
@@ -515,3 +516,51 @@ def _loop(self: Trainer, pm, forward, no_sync, precision):
     pm.hook.on_train_end(trainer=self, metrics=metrics)
     barrier()
     return metrics
+
+# %% ../nbs/04_trainer.ipynb #21ced877
+class TrainingRun:
+    """One training run, the skeleton pretraining and fine-tuning share; a subclass fills in its steps (see above).
+    `cfg` has `out`, `seed` and the `TrainConfig` fields; `config_file` is the config's name in the run directory."""
+    config_file: str = ""
+    task = None                        # the task whose `monitor` the trainer watches (a fine-tune's)
+    steps_per_epoch: float | None = None
+
+    def __init__(self, cfg, quiet: bool = False, resume: bool = False, overwrite: bool = False):
+        self.cfg, self.quiet, self.resume, self.overwrite, self.out = cfg, quiet, resume, overwrite, Path(cfg.out)
+
+    @abstractmethod
+    def load(self): "Read and check what the run trains on; nothing is written yet."
+    @abstractmethod
+    def build(self): "The model to train; on rank 0 of a new run, the run directory is written beside it."
+    @abstractmethod
+    def batches(self, step: int, rank: int, world: int) -> tuple: "This process's micro-batches of `step` (`Trainer`)."
+    @abstractmethod
+    def evaluate(self, model) -> dict: "The periodic evaluation's metrics."
+    @abstractmethod
+    def report(self) -> dict: "The final report (rank 0, with the best checkpoint's weights in `trainer.model`)."
+    def format(self, report: dict) -> str: return json.dumps(report, indent=1)
+
+    def run(self) -> dict | None:
+        "Train as above; the report on rank 0, None on the other ranks."
+        with run_lock(self.out): return self._run()
+
+    def _run(self) -> dict | None:
+        started, cfg = time.perf_counter(), self.cfg
+        self.device = default_device()
+        self.rank, self.world = init_distributed(self.device)
+        self.per_rank, self.micro = batch_split(cfg, self.world)
+        check_out_dir(self.out, cfg, self.config_file, self.resume, self.overwrite)
+        self.load()
+        with removed_on_failure(self.out, self.resume):
+            torch.manual_seed(cfg.seed)
+            model = self.build()
+            self.trainer = Trainer(model, cfg, self.out, self.batches, self.evaluate, device=self.device,
+                                   quiet=self.quiet, task=self.task, steps_per_epoch=self.steps_per_epoch)
+            self.trainer.fit(self.resume)
+        if self.rank != 0: return None
+        self.trainer.load_best()
+        report = {**self.report(), "wall_time_s": time.perf_counter() - started}
+        write_atomic(self.out/self.config_file, json.dumps(self.trainer.replay_config(), indent=1))
+        write_atomic(self.out/"metrics.json", json.dumps(report, indent=1))
+        if not self.quiet: print(self.format(report))
+        return report

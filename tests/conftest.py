@@ -99,9 +99,10 @@ def register_tasks(register): register(NoSuchColumn)
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory):
-    "`shoptasks demo` (tiny, 20 s of pretraining) with a third party's task that cannot read the sample shop installed."
+    """`shoptasks demo` (tiny, 200 steps of pretraining: the same model on any machine, however loaded) with a third
+    party's task that cannot read the sample shop installed."""
     tmp = tmp_path_factory.mktemp("demo")
     env = install_plugin(tmp/"site", "bad_sample", BAD_SAMPLE, "bad = bad_sample")
-    r = shoptasks("demo", "--out", tmp/"demo", "--minutes", "0.3", "--preset", "tiny", env=env)
+    r = shoptasks("demo", "--out", tmp/"demo", "--max-steps", "200", "--preset", "tiny", env=env)
     assert r.returncode == 0, r.stderr
     return tmp/"demo", r

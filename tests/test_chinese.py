@@ -59,8 +59,8 @@ def test_the_fact_checker_and_the_guard_read_chinese_attributes(shop_dir, tmp_pa
     task = load_task("product-description")
     train = task.load(chinese_products(shop_dir, tmp_path/"zh.csv"), "train")
     task.setup(train)
-    row = next(r for r in train.rows if "白色" in r["text"])
-    assert "红色" not in row["text"] and "红色" in task.checker().vocabulary["colour"]         # a built-in colour
+    row = next(r for r in train.rows if "白色" in r.text)
+    assert "红色" not in row.text and "红色" in task.checker().vocabulary["colour"]         # a built-in colour
     assert task.highlights(row, {"generated": "这款红色的连衣裙很好看"}) == ["红色"]
     assert task.highlights(row, {"generated": "这款白色的连衣裙很好看"}) == []
     candidates = [dict(text="红色连衣裙，采用棉，经典耐穿。", ids=list(range(12)), score=-0.1),

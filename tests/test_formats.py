@@ -20,7 +20,7 @@ def test_parquet_reads_as_its_csv(shop_dir, reviews_parquet):
     for task in ("review-rating", "review-sentiment"):
         t = load_task(task)
         a, b = t.load(shop_dir/"reviews.csv", "test"), t.load(reviews_parquet, "test")
-        assert [(r["text"], r["label"]) for r in a.rows] == [(r["text"], r["label"]) for r in b.rows] and len(a.rows) > 50
+        assert [(r.text, r.label) for r in a.rows] == [(r.text, r.label) for r in b.rows] and len(a.rows) > 50
 
 def test_finetune_and_predict_from_parquet(reviews_parquet, backbone, tmp_path):
     r = cli("finetune", "review-rating", "--data", reviews_parquet, "--backbone", backbone, "--out", tmp_path/"run",
@@ -52,5 +52,5 @@ def test_category_notations(path, top, tmp_path):
     levels = json.loads(path) if path.startswith("[") else path
     (tmp_path/"p.jsonl").write_text(json.dumps({"title": "A red dress", "description": "Soft cotton", "category": levels}) + "\n")
     t = load_task("product-category")
-    assert [r["label"] for r in t.load(tmp_path/"p.csv").rows] == [top]
-    assert [r["label"] for r in t.load(tmp_path/"p.jsonl").rows] == [top]
+    assert [r.label for r in t.load(tmp_path/"p.csv").rows] == [top]
+    assert [r.label for r in t.load(tmp_path/"p.jsonl").rows] == [top]

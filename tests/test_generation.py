@@ -92,7 +92,7 @@ def test_product_description_on_flipkart(shared_data, backbone, tmp_path):
     kept = 0
     for row in task.load(shared_data/"flipkart_products"/"products.csv", "test").rows:
         ids, cut = task.prompt_ids(row, tok)
-        name = tok(f"<|title|>{row['inputs']['name']}", add_special_tokens=False)["input_ids"]
+        name = tok(f"<|title|>{row.inputs['name']}", add_special_tokens=False)["input_ids"]
         assert len(ids) <= 31 and ids[-1] == tok.convert_tokens_to_ids("<|description|>")
         if cut and len(name) + len(task.prompt_parts(row)) <= 31:   # the name fits beside the other field tokens
             assert "name" not in cut and ids[:len(name)] == name, (cut, tok.decode(ids))
@@ -174,25 +174,25 @@ def test_retrieve_and_edit_without_leakage(backbone, shop_dir, tmp_path):
     task = load_task("product-description")
     train, test = (task.load(shop_dir/"products.csv", s) for s in ("train", "test"))
     info = json.loads((run/"task.json").read_text())
-    assert info["retrieve"] == 1 and info["index"] == [[r["text"], r["label"], r["inputs"]] for r in train.rows]
+    assert info["retrieve"] == 1 and info["index"] == [[r.text, r.label, r.inputs] for r in train.rows]
     task.retrieve = 3
     task.setup(train, test)
     for i, row in enumerate(train.rows):                              # no row sees itself or a row of its target
-        assert i not in row["neighbours"] and all(train.rows[j]["label"] != row["label"] for j in row["neighbours"])
-    assert all(len(r["neighbours"]) == 3 for r in test.rows)
-    j = test.rows[0]["neighbours"][0]
+        assert i not in row.neighbours and all(train.rows[j].label != row.label for j in row.neighbours)
+    assert all(len(r.neighbours) == 3 for r in test.rows)
+    j = test.rows[0].neighbours[0]
     shown = "".join(f"{field}{value}" for _, field, value in task.prompt_parts(train.rows[j]))   # its fields, its text
-    label = swap_values(train.rows[j]["label"], train.rows[j]["inputs"], test.rows[0]["inputs"])  # named as this one
+    label = swap_values(train.rows[j].label, train.rows[j].inputs, test.rows[0].inputs)  # named as this one
     assert task.prompt(test.rows[0]).startswith(f"<|item|>{shown}<|description|>{label}<|item|>")
     samples = [json.loads(l) for l in (run/"test_outputs.jsonl").read_text().splitlines()]   # side by side
     retrieval = "baseline: nearest training row (TF-IDF)"
     assert list(samples[0])[:6] == ["line", "input", "neighbour shown", "target", "generated", "score"]
-    by_line = {r["line"]: r for r in test.rows}
+    by_line = {r.line: r for r in test.rows}
     for s in samples:
         row = by_line[s["line"]]
-        near = train.rows[row["neighbours"][0]]                             # k=1: the retrieval baseline's row
-        assert s[retrieval] == near["label"] and s["neighbour shown"] == swap_values(near["label"], near["inputs"],
-                                                                                     row["inputs"])
+        near = train.rows[row.neighbours[0]]                             # k=1: the retrieval baseline's row
+        assert s[retrieval] == near.label and s["neighbour shown"] == swap_values(near.label, near.inputs,
+                                                                                     row.inputs)
         assert s["baseline_highlights"] == task.highlights(row, {"generated": s[retrieval]})
     marked = [s for s in samples if s["baseline_highlights"]]
     assert marked, "the sample shop's neighbours state attributes the rows lack"

@@ -135,7 +135,7 @@ def test_the_served_guard_chooses_a_full_candidate_that_invents_nothing(demo):
         usable = [c for c in everyone if c["text"] and not c["invented"]]
         if not usable: continue
         assert a["generated"] and not a["invented"] and a["guard"] in ("kept", "changed"), a
-        def recall(text): return checker.recall(text, row["text"]) or 0
+        def recall(text): return checker.recall(text, row.text) or 0
         longer = [c for c in usable if len(c["text"].split()) >= len(a["generated"].split())]
         assert all(recall(c["text"]) <= recall(a["generated"]) for c in longer), a   # none says more of the row
 

@@ -67,13 +67,13 @@ class ProductDescription(GenerationTask):
     def attributes(self, row) -> dict:
         "The attribute values of the row's fields and of its specifications (Color, Material, Fabric, Size, Brand)."
         found = super().attributes(row)
-        for key, value in specifications(row["inputs"].get("specifications")) or []:
+        for key, value in specifications(row.inputs.get("specifications")) or []:
             if key.lower() in self.SPECIFIED: found.setdefault(self.SPECIFIED[key.lower()], []).append(value)
         return found
 
     def prompt_parts(self, row) -> list:
         "The name, brand, category path, specifications (with colour, material and size) and price, in that order."
-        v = row["inputs"]
+        v = row.inputs
         attributes = [*(specifications(v.get("specifications")) or []),
                       *((k, v[k]) for k in ("colour", "material", "size") if v.get(k))]
         parts = [("name", "<|title|>", v.get("name")), ("brand", "<|brand|>", v.get("brand")),
@@ -84,7 +84,7 @@ class ProductDescription(GenerationTask):
 
     def template(self, row) -> str:
         "A fixed sentence: the name, brand and category, the specifications, the price."
-        v = row["inputs"]
+        v = row.inputs
         specs = "; ".join(f"{k} {x}" if k else x for k, x in specifications(v.get("specifications")) or [])
         parts = [v.get("name", ""), f"by {v['brand']}" if v.get("brand") else "",
                  f"in {category_levels(v['category'])[-1]}" if category_levels(v.get("category")) else ""]
@@ -93,7 +93,7 @@ class ProductDescription(GenerationTask):
 
     def notes(self, examples, outputs=None) -> dict:
         "How many rows have specifications that could not be read (malformed, or nil): they are used without them."
-        given = [r["inputs"].get("specifications") for r in examples.rows]
+        given = [r.inputs.get("specifications") for r in examples.rows]
         bad = sum(1 for v in given if v and not specifications(v))
         unreadable = {"rows with unreadable specifications": bad} if "specifications" in examples.columns else {}
         return {**unreadable, **super().notes(examples, outputs)}

@@ -61,7 +61,7 @@ class RegressionTask(HeadTask):
     def metrics(self) -> dict: return METRICS
     def score(self, predicted, rows, names=None) -> dict:
         "MAE, RMSE and Spearman (all, or those `names`) of the numbers `predicted` for `rows`."
-        p, y = np.asarray(predicted, dtype=float), np.asarray([r["label"] for r in rows], dtype=float)
+        p, y = np.asarray(predicted, dtype=float), np.asarray([r.label for r in rows], dtype=float)
         return {n: f(p, y) for n, f in METRICS.items() if names is None or n in names}
 
     def baseline(self): return TfidfRidge()
@@ -79,21 +79,21 @@ class TfidfRidge:
     def fit(self, train_rows, val_rows=None):
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import Ridge
-        texts, y = [r["text"] for r in train_rows], [r["label"] for r in train_rows]
+        texts, y = [r.text for r in train_rows], [r.label for r in train_rows]
         self.features = self.features or text_features(texts)
         self.vec = TfidfVectorizer(min_df=2, sublinear_tf=True, **FEATURES[self.features])
         x, self.low, self.high = self.vec.fit_transform(texts), min(y), max(y)
         fit = lambda alpha: Ridge(alpha=alpha).fit(x, y)
         if self.alpha is None:
             check(val_rows, "choosing alpha needs validation rows")
-            xv, yv = self.vec.transform([r["text"] for r in val_rows]), np.asarray([r["label"] for r in val_rows])
+            xv, yv = self.vec.transform([r.text for r in val_rows]), np.asarray([r.label for r in val_rows])
             def mae(alpha): return np.abs(np.clip(fit(alpha).predict(xv), self.low, self.high) - yv).mean()
             self.alpha = min(self.grid, key=mae)
         self.model = fit(self.alpha)
         return self
 
     def predict(self, rows) -> list:
-        return np.clip(self.model.predict(self.vec.transform([r["text"] for r in rows])), self.low, self.high).tolist()
+        return np.clip(self.model.predict(self.vec.transform([r.text for r in rows])), self.low, self.high).tolist()
     def get_params(self) -> dict: return dict(alpha=self.alpha, features=self.features)
     def set_params(self, alpha=None, features=None):
         "Fix `alpha` and the features (a run's saved choice), so `fit` does not choose them again."
@@ -104,7 +104,7 @@ class TrainingMean:
     "Every row's number is the training targets' mean."
     name = "training mean"
     def fit(self, train_rows, val_rows=None):
-        self.mean = float(np.mean([r["label"] for r in train_rows]))
+        self.mean = float(np.mean([r.label for r in train_rows]))
         return self
     def predict(self, rows) -> list: return [self.mean] * len(rows)
     def get_params(self) -> dict: return {}
