@@ -191,11 +191,15 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
             given |= set(options.__dataclass_fields__)
 
     p = sub.add_parser("export", help="copy a fine-tuned run without its checkpoints, for shipping; --merge folds "
-                       "LoRA adapters into the weights")
-    p.add_argument("run", metavar="RUN", help="fine-tuning run directory")
+                       "LoRA adapters into the weights; --format gpt2 writes a language model as plain GPT-2")
+    p.add_argument("run", metavar="RUN", help="fine-tuning run directory (or, with --format gpt2, a pretraining run)")
     p.add_argument("--out", required=True, help="the new directory to write")
     p.add_argument("--merge", action="store_true", help="fold a LoRA fine-tune's adapters into the weights: a plain "
                    "run, loadable with from_pretrained and by evaluate, predict and serve")
+    p.add_argument("--format", choices=("run", "gpt2"), default="run", help="run: the run as shoptasks loads it "
+                   "(default); gpt2: the model of a pretraining or generation run as transformers' GPT2LMHeadModel "
+                   "with its tokenizer, which transformers loads without shoptasks, and serving engines by that "
+                   "architecture name")
 
     p = sub.add_parser("serve", help="serve fine-tuned runs over HTTP (FastAPI): predictions with dynamic batching, "
                        "run metadata, health and Prometheus metrics")
@@ -282,8 +286,8 @@ def predict_command(args):
 
 def export_command(args):
     from shoptasks.inference import export
-    print(f"{args.run} exported{' with its adapters merged' if args.merge else ''} to "
-          f"{export(args.run, args.out, args.merge)}")
+    how = " as GPT-2" if args.format == "gpt2" else " with its adapters merged" if args.merge else ""
+    print(f"{args.run} exported{how} to {export(args.run, args.out, args.merge, args.format)}")
 
 def serve_command(args):
     from shoptasks.config import config_from_args

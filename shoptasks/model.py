@@ -7,7 +7,7 @@ __all__ = ['PRESETS', 'CACHE_FIELD', 'ShoptasksConfig', 'preset_config', 'Attent
            'attend', 'explicit_attention', 'MLP', 'Block', 'visibility_mask', 'ShoptasksPreTrainedModel',
            'ShoptasksModel', 'lm_loss', 'LinearCrossEntropy', 'linear_cross_entropy', 'loss_chunk_for', 'ShoptasksLM',
            'ShoptasksForCausalLM', 'ShoptasksForMaskedLM', 'load_pretrained', 'build_model', 'count_params',
-           'flops_per_token', 'Decoding', 'generate_ids']
+           'flops_per_token', 'Decoding', 'generate_ids', 'to_gpt2']
 
 # %% ../nbs/02_model.ipynb #90530823
 import math
@@ -371,3 +371,29 @@ def generate_ids(model, input_ids, max_new_tokens: int = 32, do_sample: bool = F
         step_input = nxt[:, None]
         if done.all(): break
     return ids
+
+# %% ../nbs/02_model.ipynb #7d14759b
+def to_gpt2(model):
+    "`model`, a `ShoptasksForCausalLM`, as an equivalent transformers `GPT2LMHeadModel` (the same logits)."
+    from transformers import GPT2Config, GPT2LMHeadModel
+    c = model.config
+    if not c.causal: raise ShoptasksError("a masked (bidirectional) model has no GPT-2 form: export a causal one")
+    config = GPT2Config(vocab_size=c.vocab_size, n_positions=c.context, n_embd=c.d_model, n_layer=c.n_layer,
+                        n_head=c.n_head, n_inner=c.d_ff, activation_function="gelu", resid_pdrop=0.0, embd_pdrop=0.0,
+                        attn_pdrop=0.0, layer_norm_epsilon=1e-5, bos_token_id=c.bos_token_id,
+                        eos_token_id=c.eos_token_id, pad_token_id=c.pad_token_id,
+                        tie_word_embeddings=c.tie_word_embeddings, architectures=["GPT2LMHeadModel"])
+    names = {"ln1": "ln_1", "ln2": "ln_2", "attn.qkv": "attn.c_attn", "attn.proj": "attn.c_proj", "mlp.fc": "mlp.c_fc",
+             "mlp.proj": "mlp.c_proj"}
+    state = {}
+    for k, v in model.state_dict().items():
+        k = k.replace("transformer.blocks.", "transformer.h.")
+        for ours, theirs in names.items(): k = k.replace(f".{ours}.", f".{theirs}.")
+        conv1d = k.endswith(".weight") and any(f".{t}." in k for t in names.values() if not t.startswith("ln"))
+        state[k] = (v.T if conv1d else v).contiguous()
+    gpt2 = GPT2LMHeadModel(config)
+    missing, unexpected = gpt2.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith(".attn.bias") and k != "lm_head.weight"]   # buffers; tied
+    if missing or unexpected: raise ShoptasksError(f"no GPT-2 weights for {missing[:3]}, none of GPT-2's for "
+                                                   f"{unexpected[:3]}")
+    return gpt2.eval()
