@@ -272,13 +272,19 @@ def stop_ids(self: GenerationTask, tokenizer) -> list:
 @patch
 @torch.no_grad()
 def generate(self: GenerationTask, model, tokenizer, rows, precision: str = "fp32", quiet: bool = True,
-             batch_size: int = 16, guard: bool = False, constrain: bool = False, **options) -> list:
+             batch_size: int = 16, guard: bool = False, constrain: bool = False, streamer=None, **options) -> list:
     """For each row, `num_return_sequences` dicts of the generated `text`, its token `ids` and its `score` (the mean
     log-probability of its tokens; beam search's length-normalised score), best first. With `constrain`, decoding
     cannot write an attribute value the row's input lacks (`AbsentAttributes`). With `guard`, `GUARD_SAMPLES`
-    samples (seeded) follow them as candidates, and `guarded` puts the best that invents nothing first."""
+    samples (seeded) follow them as candidates, and `guarded` puts the best that invents nothing first. `streamer`
+    (transformers' `TextIteratorStreamer`, say) gets one row's tokens as they are decoded: one sequence, no beams,
+    and no guard (which chooses among texts once they are decoded)."""
     from transformers import GenerationConfig, LogitsProcessorList
     o = check_decoding({**self.decoding, **options})
+    if streamer is not None:
+        check(len(rows) == 1 and o["num_return_sequences"] == 1 and o["num_beams"] == 1,
+              "a streamed text is one row's one sequence, without beam search")
+        guard = False
     if guard:
         out = self.generate(model, tokenizer, rows, precision, quiet, batch_size, constrain=constrain, **options)
         with torch.random.fork_rng():
@@ -309,7 +315,7 @@ def generate(self: GenerationTask, model, tokenizer, rows, precision: str = "fp3
                                          if absent else [])
         with autocast(precision, device.type):
             g = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=cfg,
-                               logits_processor=processors)
+                               logits_processor=processors, streamer=streamer)
         new, k = g.sequences[:, ids.size(1):].cpu(), o["num_return_sequences"]
         if o["num_beams"] > 1: scores = g.sequences_scores.cpu().float()[:, None]      # beam search's own ranking
         else: scores = model.compute_transition_scores(g.sequences, g.scores, normalize_logits=True).cpu().float()

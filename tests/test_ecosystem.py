@@ -1,9 +1,20 @@
 """Runs the rest of the ecosystem can use (issue 27): a pretraining or generation run exported as GPT-2 loads in plain
-transformers, in a process that cannot import shoptasks, with the same logits and the same greedy text."""
+transformers, in a process that cannot import shoptasks, with the same logits and the same greedy text; the real
+`openai` client talks to `shoptasks serve`, streamed and not."""
 import json, subprocess, sys
-import torch
-from conftest import cli, one_line_error
+import httpx, pytest, torch
+from conftest import cli, one_line_error, serving
 from shoptasks.inference import load_finetuned
+
+@pytest.fixture(scope="module")
+def runs(backbone, shop_dir, tmp_path_factory) -> dict:
+    "A product-description run (a language model) and a review-sentiment run (not one), each a few steps."
+    out = tmp_path_factory.mktemp("runs")
+    for task, data, steps in (("product-description", "products.csv", 30), ("review-sentiment", "reviews.csv", 4)):
+        r = cli("finetune", task, "--data", shop_dir/data, "--backbone", backbone, "--out", out/task,
+                "--max-steps", steps, "--eval-every", steps, "--final-eval-rows", "10")
+        assert r.returncode == 0, r.stderr
+    return {task: out/task for task in ("product-description", "review-sentiment")}
 
 WITHOUT_SHOPTASKS = """
 import json, sys
@@ -43,12 +54,57 @@ def test_a_pretraining_run_exports_as_gpt2(backbone, tmp_path):
     got = as_gpt2(backbone, tmp_path/"gpt2", "<|title|>Aster navy")
     same_model(got, AutoModelForCausalLM.from_pretrained(backbone).eval())
 
-def test_a_generation_run_exports_as_gpt2_and_a_classifier_does_not(backbone, shop_dir, tmp_path):
-    for task, data in (("product-description", "products.csv"), ("review-sentiment", "reviews.csv")):
-        r = cli("finetune", task, "--data", shop_dir/data, "--backbone", backbone, "--out", tmp_path/task,
-                "--max-steps", "4", "--eval-every", "4", "--final-eval-rows", "10")
-        assert r.returncode == 0, r.stderr
-    got = as_gpt2(tmp_path/"product-description", tmp_path/"gpt2", "<|title|>Aster navy dress<|description|>")
-    same_model(got, load_finetuned(tmp_path/"product-description")[0])
-    error = one_line_error(cli("export", tmp_path/"review-sentiment", "--out", tmp_path/"x", "--format", "gpt2"))
+def test_a_generation_run_exports_as_gpt2_and_a_classifier_does_not(runs, tmp_path):
+    got = as_gpt2(runs["product-description"], tmp_path/"gpt2", "<|title|>Aster navy dress<|description|>")
+    same_model(got, load_finetuned(runs["product-description"])[0])
+    error = one_line_error(cli("export", runs["review-sentiment"], "--out", tmp_path/"x", "--format", "gpt2"))
     assert "is a classification run, whose model is not a language model" in error and not (tmp_path/"x").exists()
+
+def test_the_openai_client_against_serve(runs, tmp_path):
+    from openai import OpenAI, AuthenticationError, BadRequestError, NotFoundError, UnprocessableEntityError
+    (tmp_path/"key").write_text("secret\n")
+    with serving(f"descriptions={runs['product-description']}", f"sentiment={runs['review-sentiment']}",
+                 "--api-key-file", tmp_path/"key") as url:
+        client = OpenAI(base_url=url + "/v1", api_key="secret", max_retries=0)
+        assert [m.id for m in client.models.list()] == ["descriptions"]            # the language models only
+        def native(options):
+            r = httpx.post(url + "/v1/runs/descriptions/predict", headers={"Authorization": "Bearer secret"},
+                           json={"inputs": [{"name": "Aster navy cotton dress"}], "options": options})
+            return r.json()["predictions"][0]["generated"]
+
+        c = client.completions.create(model="descriptions", prompt="Aster navy cotton dress", max_tokens=16)
+        (choice,) = c.choices
+        assert c.object == "text_completion" and choice.text and choice.text == native({})    # the guarded text
+        assert choice.finish_reason in ("stop", "length") and c.usage.completion_tokens >= 1
+        assert isinstance(choice.model_dump()["invented"], list)                  # the fact check's verdict
+        cut = client.completions.create(model="descriptions", prompt="Aster navy cotton dress", max_tokens=16,
+                                        stop=[choice.text.split()[1]])
+        assert cut.choices[0].text == choice.text[:choice.text.index(choice.text.split()[1])]
+
+        chat = client.chat.completions.create(model="descriptions", max_tokens=16, messages=[
+            {"role": "system", "content": "You write product descriptions."},
+            {"role": "user", "content": json.dumps({"name": "Kestrel red wool scarf", "brand": "Kestrel"})}])
+        assert chat.object == "chat.completion" and chat.choices[0].message.role == "assistant"
+        assert chat.choices[0].message.content
+
+        chunks = list(client.chat.completions.create(model="descriptions", max_tokens=16, stream=True,
+                                                     messages=[{"role": "user", "content": "Aster navy cotton dress"}]))
+        pieces = [ch.choices[0].delta.content for ch in chunks if ch.choices[0].delta.content]
+        assert len(pieces) >= 2 and chunks[0].choices[0].delta.role == "assistant"   # token by token
+        assert "".join(pieces).strip() == native({"guard": False})          # the text decoded, as it was decoded
+        last = chunks[-1].choices[0]
+        assert last.finish_reason in ("stop", "length") and isinstance(last.model_dump()["invented"], list)
+        streamed = list(client.completions.create(model="descriptions", prompt="Aster navy cotton dress",
+                                                  max_tokens=16, stream=True))
+        assert "".join(ch.choices[0].text for ch in streamed).strip() == native({"guard": False})
+
+        with pytest.raises(UnprocessableEntityError, match="less than or equal to 1"):
+            client.completions.create(model="descriptions", prompt="x", n=2)
+        with pytest.raises(UnprocessableEntityError, match="allows 128 at most"):
+            client.completions.create(model="descriptions", prompt="x", max_tokens=500)
+        with pytest.raises(BadRequestError, match="a classification run, not a language model"):
+            client.completions.create(model="sentiment", prompt="x")
+        with pytest.raises(NotFoundError, match="no run 'nope'"):
+            client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+        with pytest.raises(AuthenticationError):
+            OpenAI(base_url=url + "/v1", api_key="wrong", max_retries=0).models.list()
