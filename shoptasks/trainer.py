@@ -26,7 +26,7 @@ from fastcore.basics import patch
 from .errors import ShoptasksError, Interrupted, check, check_numbers, check_choices
 from .plugins import plugin_manager
 from .data import umask, copy_atomic, write_atomic
-from .default_plugins import JsonlLog, TensorBoardLog, EarlyStopping
+from .default_plugins import JsonlLog, TensorBoardLog, MlflowLog, EarlyStopping, log_run
 
 # %% ../nbs/04_trainer.ipynb #4246902e
 @dataclass(kw_only=True)
@@ -48,6 +48,8 @@ class TrainConfig:
     checkpoint_every: int | None = None  # steps between checkpoints; None: at every evaluation
     keep_last: int = 2                   # checkpoints kept besides the best
     log_every: int = 10                  # steps between records in metrics.jsonl and TensorBoard
+    tracker: Literal["tensorboard", "mlflow"] = "tensorboard"  # mlflow: in MLflow too (needs pip install mlflow)
+    tracking_uri: str | None = None      # MLflow's store (a database URI or server URL); None: mlflow.db in the run
     early_stopping: int | None = None    # evaluations without improvement before stopping
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 where fast, fp16 on older GPUs, else fp32
     compile: bool = True                 # compile the model with torch.compile
@@ -176,7 +178,7 @@ def prune_checkpoints(out: Path, keep_last: int, best: str | None):
 # %% ../nbs/04_trainer.ipynb #2cc71d16
 BUDGET_KEYS = ("max_steps", "minutes", "epochs")
 # how the same steps are computed, not what they are: a resumed run may change them
-RUNTIME_KEYS = ("micro_batch_size", "compile", "fsdp", "gradient_checkpointing")
+RUNTIME_KEYS = ("micro_batch_size", "compile", "fsdp", "gradient_checkpointing", "tracker", "tracking_uri")
 
 def check_out_dir(out: Path, cfg, config_file: str, resume: bool = False, overwrite: bool = False):
     """Refuse an `out` that holds anything but a run of this same `cfg` (saved as `config_file`); to resume, it must
@@ -442,7 +444,9 @@ def fit(self: Trainer, resume: bool = False) -> dict:
     model.train()
     ddp = torch.nn.parallel.DistributedDataParallel(model) if self.world > 1 and not sharded else None
     forward = torch.compile(ddp or model) if cfg.compile else (ddp or model)
-    loggers = [JsonlLog(self.out, cfg.log_every), TensorBoardLog(self.out, cfg.log_every)] if self.is_main else []
+    loggers = [JsonlLog(self.out, cfg.log_every), TensorBoardLog(self.out, cfg.log_every),
+               *([MlflowLog(self.out, cfg.tracking_uri, cfg.log_every)] if cfg.tracker == "mlflow" else [])] \
+        if self.is_main else []
     callbacks = loggers + ([EarlyStopping(cfg.early_stopping)] if cfg.early_stopping else [])
     for c in callbacks: pm.register(c)
     no_sync = ddp.no_sync if ddp else (lambda: unsynced(model)) if sharded else None
@@ -562,5 +566,6 @@ class TrainingRun:
         report = {**self.report(), "wall_time_s": time.perf_counter() - started}
         write_atomic(self.out/self.config_file, json.dumps(self.trainer.replay_config(), indent=1))
         write_atomic(self.out/"metrics.json", json.dumps(report, indent=1))
+        if cfg.tracker == "mlflow": log_run(self.out, report, cfg.tracking_uri)
         if not self.quiet: print(self.format(report))
         return report

@@ -108,3 +108,31 @@ def test_the_openai_client_against_serve(runs, tmp_path):
             client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
         with pytest.raises(AuthenticationError):
             OpenAI(base_url=url + "/v1", api_key="wrong", max_retries=0).models.list()
+
+def test_mlflow_tracks_a_fine_tune_and_a_pretraining(backbone, shop_dir, tmp_path):
+    import mlflow
+    r = cli("finetune", "review-sentiment", "--data", shop_dir/"reviews.csv", "--backbone", backbone, "--out",
+            tmp_path/"ft", "--max-steps", "20", "--eval-every", "10", "--log-every", "5", "--tracker", "mlflow")
+    assert r.returncode == 0, r.stderr
+    known = json.loads((tmp_path/"ft"/"mlflow.json").read_text())
+    assert known["tracking_uri"] == f"sqlite:///{tmp_path/'ft'/'mlflow.db'}"          # the store in the run
+    client = mlflow.MlflowClient(tracking_uri=known["tracking_uri"])
+    run = client.get_run(known["run_id"])
+    assert run.info.status == "FINISHED" and run.data.params["task"] == "review-sentiment"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train/loss")] == [5, 10, 15, 20]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "eval/val_loss")] == [10, 20]
+    report = json.loads((tmp_path/"ft"/"metrics.json").read_text())
+    assert run.data.metrics["final/test/model/macro_f1"] == report["test"]["model"]["macro_f1"]
+    files = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"metrics.json", "model.safetensors", "test_outputs.jsonl", "report"} <= files and "ckpt-0000010" not in files
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "report")} >= {"report/report.html", "report/images"}
+
+    store = f"sqlite:///{tmp_path/'shared.db'}"                                         # a store the user names
+    r = cli("pretrain", "--data", shop_dir/"corpus.txt", "--out", tmp_path/"lm", "--preset", "tiny", "--vocab-size",
+            "400", "--max-steps", "10", "--eval-every", "10", "--no-compile", "--tracker", "mlflow", "--tracking-uri",
+            store)
+    assert r.returncode == 0, r.stderr
+    client = mlflow.MlflowClient(tracking_uri=store)
+    (run,) = client.search_runs([client.get_experiment_by_name("shoptasks").experiment_id])
+    assert run.info.run_name == "lm" and run.data.metrics["final/test_bigram_ppl"] > 1
+    assert not (tmp_path/"lm"/"mlflow.db").exists()
