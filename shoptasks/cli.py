@@ -275,7 +275,6 @@ def evaluate_command(args):
 
 def predict_command(args):
     from shoptasks.inference import predict
-    from shoptasks.model import Decoding
     names = {f for options in prediction_options().values() for f in options.__dataclass_fields__}
     options = {k: v for k, v in vars(args).items() if k in names}
     r = predict(args.task, args.model, args.input, args.output, dict(args.columns or ()), args.keep_columns,

@@ -91,11 +91,11 @@ class ServedRun:
 
     def complete(self, rows: list, options: dict, streamer=None) -> list:
         """Each row's text as the OpenAI-style routes answer it (a language model's run): the `text`, its `tokens`,
-        and the values it states that the row's input lacks (`invented`, the task's `highlights`). `streamer` gets
-        the one row's tokens as they are decoded."""
+        and what the task's `highlights` mark in it (a generated text: the values it states that its input lacks).
+        `streamer` gets the one row's tokens as they are decoded."""
         outputs = self._infer(rows, options, **({"streamer": streamer} if streamer else {}))
         return [dict(text=text, tokens=len(self.tokenizer(text, add_special_tokens=False)["input_ids"]),
-                     invented=self.task.highlights(row, shown))
+                     highlights=self.task.highlights(row, shown))
                 for text, row, shown in zip(self.task.predict(outputs)[0], rows, self.task.output_rows(outputs))]
 
     def _infer(self, rows: list, options: dict, **more):
@@ -374,7 +374,7 @@ def openai_routes(api, runs: dict, batchers: dict, limits: ServeLimits, authoris
         cut = min((text.index(s) for s in stop if s and s in text), default=None)
         if cut is not None: text, reason = text[:cut], "stop"
         said = dict(message=dict(role="assistant", content=text)) if chat else dict(text=text, logprobs=None)
-        return dict(index=index, **said, finish_reason=reason, invented=c["invented"])
+        return dict(index=index, **said, finish_reason=reason, invented=c["highlights"])
 
     async def answer(run, body: Decoding, prompts: list, chat: bool, max_tokens: int | None):
         o, asked = options(body, max_tokens), rows(run, prompts)
@@ -413,7 +413,7 @@ def openai_routes(api, runs: dict, batchers: dict, limits: ServeLimits, authoris
             yield f"data: {json.dumps(dict(error=dict(message=str(e), type=type(e).__name__)))}\n\n"
             return
         final = choice(c, 0, chat, [], max_tokens)
-        yield event(finish_reason=final["finish_reason"], invented=final["invented"])
+        yield event(finish_reason=final["finish_reason"], invented=c["highlights"])
         yield "data: [DONE]\n\n"
 
     @api.exception_handler(RequestValidationError)

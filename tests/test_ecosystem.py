@@ -1,7 +1,8 @@
 """Runs the rest of the ecosystem can use (issue 27): a pretraining or generation run exported as GPT-2 loads in plain
 transformers, in a process that cannot import shoptasks, with the same logits and the same greedy text; the real
 `openai` client talks to `shoptasks serve`, streamed and not."""
-import json, subprocess, sys
+import csv, json, subprocess, sys
+from pathlib import Path
 import httpx, pytest, torch
 from conftest import cli, one_line_error, serving
 from shoptasks.inference import load_finetuned
@@ -136,3 +137,49 @@ def test_mlflow_tracks_a_fine_tune_and_a_pretraining(backbone, shop_dir, tmp_pat
     (run,) = client.search_runs([client.get_experiment_by_name("shoptasks").experiment_id])
     assert run.info.run_name == "lm" and run.data.metrics["final/test_bigram_ppl"] > 1
     assert not (tmp_path/"lm"/"mlflow.db").exists()
+
+def instructions(shop_dir, out, chat: bool) -> Path:
+    "The sample shop's products as instruction data: Alpaca rows, or chat rows with a system message."
+    with open(shop_dir/"products.csv", newline="") as f: products = [p for p in csv.DictReader(f) if p["lang"] == "en"]
+    with open(out, "w") as f:
+        for p in products:
+            facts = f"name: {p['title']}; brand: {p['brand']}; colour: {p['colour']}; material: {p['material']}"
+            ask = "Write the product's description."
+            row = (dict(messages=[dict(role="system", content=facts), dict(role="user", content=ask),
+                                  dict(role="assistant", content=p["description"])]) if chat
+                   else dict(instruction=ask, input=facts, output=p["description"]))
+            f.write(json.dumps(row) + "\n")
+    return out
+
+@pytest.mark.parametrize("chat", [False, True], ids=["alpaca", "chat"])
+def test_instruction_data_through_finetune_evaluate_and_predict(backbone, shop_dir, tmp_path, chat):
+    data = instructions(shop_dir, tmp_path/"instructions.jsonl", chat)
+    r = cli("finetune", "instruct", "--data", data, "--backbone", backbone, "--out", tmp_path/"run",
+            "--max-steps", "150", "--eval-every", "150", "--final-eval-rows", "20")
+    assert r.returncode == 0, r.stderr
+    test = json.loads((tmp_path/"run"/"metrics.json").read_text())["test"]
+    assert test["baseline_name"] == "nearest training row (TF-IDF)" and test["rows"] == 20
+    assert test["model"]["rouge_l"] > 0.1 and "invented_rate" in test["model"]      # a model that learnt nothing: ~0
+    e = cli("evaluate", "instruct", "--model", tmp_path/"run", "--data", data, "--json")
+    assert e.returncode == 0, e.stderr
+    assert json.loads(e.stdout)["model"]["rouge_l"] == test["model"]["rouge_l"]
+    asked = tmp_path/"asked.jsonl"
+    asked.write_text(json.dumps(dict(instruction="Write the product's description.",
+                                     input="name: Aster navy dress; brand: Aster; colour: navy; material: linen")) + "\n")
+    p = cli("predict", "instruct", "--model", tmp_path/"run", "--input", asked, "--output", tmp_path/"out.jsonl")
+    assert p.returncode == 0, p.stderr
+    (out,) = [json.loads(l) for l in (tmp_path/"out.jsonl").read_text().splitlines()]
+    assert out["generated"] and out["instruction"] == "Write the product's description."
+
+def test_a_chat_row_reads_as_its_alpaca_row_and_a_bad_one_is_one_line(backbone, shop_dir, tmp_path):
+    from shoptasks.plugins import load_task
+    task = load_task("instruct")
+    alpaca, chat = (task.load(instructions(shop_dir, tmp_path/f"{n}.jsonl", n == "chat")).rows for n in ("a", "chat"))
+    assert [(r.inputs, r.label) for r in chat] == [(r.inputs, r.label) for r in alpaca] and len(alpaca) > 100
+    bad = tmp_path/"chat.jsonl"
+    bad.write_text(json.dumps(dict(messages=[dict(role="user", content="Hi"), dict(role="assistant", content="Hello")]))
+                   + "\n" + json.dumps(dict(messages=[dict(role="assistant", content="Hello")])) + "\n")
+    error = one_line_error(cli("finetune", "instruct", "--data", bad, "--backbone", backbone, "--out", tmp_path/"run",
+                               "--max-steps", "2"))
+    assert f"{bad}: line 2: messages must end with a user message and the assistant's answer to it" in error
+    assert not (tmp_path/"run").exists()

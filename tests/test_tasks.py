@@ -147,7 +147,7 @@ def fails(*argv) -> str: return one_line_error(cli(*argv))
 
 def test_unknown_task(backbone, tmp_path):
     msg = fails("finetune", "review-sentimnet", "--backbone", backbone, "--out", tmp_path/"run", "--max-steps", "1")
-    assert ("unknown task 'review-sentimnet' (known: marketing-copy, next-item, product-answer, product-category, "
+    assert ("unknown task 'review-sentimnet' (known: instruct, marketing-copy, next-item, product-answer, product-category, "
             "product-description, product-qa-yesno, review-rating, review-sentiment, review-stars; tasks come from "
             "installed plugins, entry-point group 'shoptasks')") in msg
     assert not (tmp_path/"run").exists()
