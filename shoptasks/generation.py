@@ -11,6 +11,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import asdict, replace
 from functools import partial
+from pathlib import Path
 import numpy as np, torch
 from fastcore.basics import patch
 from tqdm.auto import tqdm
@@ -86,6 +87,7 @@ class GenerationTask(Task):
     final_eval_rows = 100              # decoding costs seconds a row on a CPU: the final evaluation scores a sample
     retrieve: int = 0                  # nearest training rows whose input and target the prompt shows (retrieve, edit)
     index: list | None = None          # the training rows (`[input text, target, inputs]`) to retrieve (`setup`)
+    chat_template: str | None = None   # a Jinja file `build` gives the tokenizer as its chat template, or "none"
 
     @classmethod
     def declaration_problem(cls) -> str | None:
@@ -144,7 +146,9 @@ class GenerationTask(Task):
         ids.append(tokenizer(self.target_field, add_special_tokens=False)["input_ids"])
         heads = [len(tokenizer(field, add_special_tokens=False)["input_ids"]) for _, field, _ in parts]
         name = self.name_role or (self.text_roles[0] if self.text_roles else None)
-        excess, cut = sum(map(len, ids)) - self.max_prompt, {}
+        before, between, _ = self.chat_turn(tokenizer)
+        budget = self.max_prompt - len(before) - len(between)
+        excess, cut = sum(map(len, ids)) - budget, {}
         while excess > 0:
             others = [i for i, (r, _, _) in enumerate(parts) if r != name and len(ids[i]) > max(heads[i], 1)]
             names = [i for i, (r, _, _) in enumerate(parts) if r == name and len(ids[i]) > max(heads[i], 1)]
@@ -156,7 +160,25 @@ class GenerationTask(Task):
             cut[parts[i][0]] = cut.get(parts[i][0], 0) + len(ids[i]) - keep
             excess -= len(ids[i]) - keep
             ids[i] = ids[i][:keep]
-        return [t for part in ids for t in part][-self.max_prompt:], cut
+        return before + [t for part in ids for t in part][-budget:] + between, cut
+
+    def chat_turn(self, tokenizer) -> tuple[list, list, list]:
+        """The token ids the tokenizer's chat template puts before a user's message, between it and the assistant's
+        answer, and after the answer (its end of turn); none of them where the tokenizer has no template."""
+        template = getattr(tokenizer, "chat_template", None)
+        if not template: return [], [], []
+        if (template, id(tokenizer)) not in self.__dict__.setdefault("_turns", {}):
+            ask, say = [dict(role="user", content="\x00")], dict(role="assistant", content="\x01")
+            prompt = tokenizer.apply_chat_template(ask, tokenize=False, add_generation_prompt=True)
+            whole = tokenizer.apply_chat_template([*ask, say], tokenize=False)
+            parts = (prompt[:prompt.index("\x00")], prompt[prompt.index("\x00") + 1:], whole[whole.index("\x01") + 1:])
+            self._turns[template, id(tokenizer)] = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in parts]
+        return self._turns[template, id(tokenizer)]
+
+    def end_of_turn(self, tokenizer) -> int:
+        "The token that ends a target: the chat template's end of turn (its first special token), else the end of text."
+        end = self.chat_turn(tokenizer)[2]
+        return next((t for t in end if t in tokenizer.all_special_ids), end[0] if end else tokenizer.eos_token_id)
 
     def attributes(self, row) -> dict:
         "The attribute values a row's input gives, by kind."
@@ -200,6 +222,10 @@ def build(self: GenerationTask, backbone, device: str = "cpu") -> tuple:
     model = load_pretrained(load, backbone)
     tok = load_pretrained(AutoTokenizer.from_pretrained, backbone, "tokenizer directory")
     if tok.pad_token is None: tok.pad_token = tok.eos_token
+    if self.chat_template:                 # the run's tokenizer is saved with the template it trained with
+        check(self.chat_template == "none" or Path(self.chat_template).is_file(),
+              f"{self.chat_template}: no such chat template file (a Jinja file, or none)")
+        tok.chat_template = None if self.chat_template == "none" else Path(self.chat_template).read_text()
     context = getattr(model.config, "max_position_embeddings", 10**9)
     check(not self.max_length or self.max_length <= context,
           f"max_length {self.max_length} is over the {context} tokens {backbone} reads at once")
@@ -217,7 +243,9 @@ def load_model(self: GenerationTask, run, device: str = "cpu") -> tuple:
 
 @patch
 def input_length(self: GenerationTask, row, tokenizer) -> tuple[int, int]:
-    return len(tokenizer(self.prompt(row), add_special_tokens=False)["input_ids"]), self.max_prompt
+    before, between, _ = self.chat_turn(tokenizer)
+    n = len(tokenizer(self.prompt(row), add_special_tokens=False)["input_ids"]) + len(before) + len(between)
+    return n, self.max_prompt
 
 @patch
 def encode(self: GenerationTask, row, tokenizer) -> dict:
@@ -227,7 +255,7 @@ def encode(self: GenerationTask, row, tokenizer) -> dict:
     f = dict(input_ids=prompt, shortened=cut)
     if row.label is not None:
         target = tokenizer(row.label, add_special_tokens=False)["input_ids"][:self.max_target]
-        target = target + [tokenizer.eos_token_id]
+        target = target + [self.end_of_turn(tokenizer)]
         f.update(labels=[-100] * len(f["input_ids"]) + target, input_ids=f["input_ids"] + target)
     return f
 
@@ -265,8 +293,9 @@ def validate(self: GenerationTask, model, tokenizer, rows, precision: str = "fp3
 # %% ../nbs/05c_generation.ipynb #9c71367c
 @patch
 def stop_ids(self: GenerationTask, tokenizer) -> list:
-    "Token ids that end a generated field: the end of the document and every field token the tokenizer has."
-    ids = [tokenizer.eos_token_id] + [tokenizer.convert_tokens_to_ids(t) for t in tokenizer.all_special_tokens]
+    "Token ids that end a generated text: the end of the document or turn, and every special and field token."
+    ids = [tokenizer.eos_token_id, self.end_of_turn(tokenizer)] + [tokenizer.convert_tokens_to_ids(t)
+                                                                    for t in tokenizer.all_special_tokens]
     return sorted({i for i in ids if i is not None and i != tokenizer.unk_token_id})
 
 @patch
