@@ -149,7 +149,8 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
                    help="seconds between a running trial's heartbeats; a trial "
                    "silent for three is marked failed and its settings tried again (default: 10)")
     p.add_argument("--storage", metavar="URL", help="a database shared by several machines (for example "
-                   "postgresql://user:pass@host/db) instead of the study folder's SQLite file")
+                   "postgresql://user:pass@host/db), or journal:PATH, Optuna's journal file in a folder they share, "
+                   "instead of the study folder's SQLite file")
     p.add_argument("--column", dest="columns", action="append", default=argparse.SUPPRESS, metavar="ROLE=COLUMN",
                    help="fine-tuning: read ROLE from COLUMN (repeat for several roles); pretraining: the text's COLUMN")
     if full("tune"):

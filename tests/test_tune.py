@@ -202,3 +202,34 @@ def test_tune_processes_on_two_machines_share_a_study_in_postgresql(postgres, re
     assert states.count("FAIL") == 1 and sum(s in ("COMPLETE", "PRUNED") for s in states) >= 5, states
     assert {a.pid, b.pid} <= {t.user_attrs["worker"] for t in trials}    # both machines ran trials
     assert trials[0].params == summary(tmp_path/"a")["trials"][0]["params"]     # both folders' summaries read it
+
+def test_tune_processes_share_a_study_in_a_journal_file(reviews, backbone, tmp_path):
+    """The same on Optuna's journal file in a shared folder, which has no heartbeats: `--resume` on the machine of
+    the killed process fails its trial (its process is gone) and queues it again."""
+    (tmp_path/"shared").mkdir()
+    journal = f"journal:{tmp_path/'shared'/'study.log'}"
+    args = [*common(reviews, backbone, steps=10), "--trials", "5", "--storage", journal]
+    a = tune_process(*args, "--out", tmp_path/"a", "--sampler-seed", "0")
+    b = tune_process(*args, "--out", tmp_path/"b", "--sampler-seed", "1")
+    deadline = time.time() + 300
+    while not (tmp_path/"a"/"trials").exists() and a.poll() is None and time.time() < deadline: time.sleep(0.1)
+    assert a.poll() is None, a.communicate()
+    a.send_signal(signal.SIGKILL)
+    a.wait()
+    r = cli("tune", "review-sentiment", *args, "--out", tmp_path/"a", "--resume")
+    assert r.returncode == 0, r.stderr
+    assert b.wait(timeout=600) == 0, b.stderr.read()
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    storage = JournalStorage(JournalFileBackend(str(tmp_path/"shared"/"study.log")))
+    trials = optuna.load_study(study_name="shoptasks", storage=storage).trials
+    states = [t.state.name for t in trials]
+    assert states.count("FAIL") == 1 and "RUNNING" not in states, states
+    assert sum(s in ("COMPLETE", "PRUNED") for s in states) >= 5, states
+    failed = next(t for t in trials if t.state.name == "FAIL")
+    assert any(t.params == failed.params and t.state.name != "FAIL" for t in trials)   # queued again, and run
+    assert {a.pid, b.pid} <= {t.user_attrs["worker"] for t in trials}
+    assert "journal" in one_line_error(cli("tune", "review-sentiment", *common(reviews, backbone, steps=10), "--trials",
+                                           "1", "--storage", f"journal:{tmp_path/'nowhere'/'x.log'}", "--out",
+                                           tmp_path/"c"))
