@@ -3,6 +3,7 @@ import asyncio, json, subprocess
 import httpx, pytest
 from conftest import ROOT, cli, one_line_error, serving
 from shoptasks.ranking import ITEMS_FILE
+from shoptasks.serve import ServedRun
 
 KEY = "s3cret-key"
 
@@ -43,12 +44,14 @@ def test_runs_and_health(server):
     assert "/v1/runs/{name}/predict" in httpx.get(server + "/openapi.json").json()["paths"]
 
 def test_predictions_of_every_kind(server, runs):
-    r = post(server, "/v1/runs/sentiment/predict", {"inputs": [{"title": "Great", "text": "Soft and warm"},
-                                                               {"text": "Fell apart after a week"}]})
+    inputs = [{"title": "Great", "text": "Soft and warm"}, {"text": "Fell apart after a week"}]
+    r = post(server, "/v1/runs/sentiment/predict", {"inputs": inputs})
     assert r.status_code == 200, r.text
     preds = r.json()["predictions"]
-    assert len(preds) == 2 and all(p["prediction"] in ("negative", "positive") and 0.5 <= p["probability"] <= 1
-                                   for p in preds)
+    local = ServedRun("sentiment", runs["sentiment"])                 # the run loaded here: the same answers
+    expected = local.predict(local.rows(inputs), {})
+    assert [p["prediction"] for p in preds] == [e["prediction"] for e in expected]
+    assert all(abs(p["probability"] - e["probability"]) < 1e-3 for p, e in zip(preds, expected)), (preds, expected)
     for options, guarded in [({}, True), ({"guard": False}, False)]:      # the guard over the constraint by default
         r = post(server, "/v1/runs/descriptions/predict", {"inputs": [{"name": "Aster navy dress", "brand": "Aster"}],
                                                            "options": {"max_new_tokens": 8, **options}})
