@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 from .errors import ShoptasksError, check
 from .data import read_rows, corpus_format, split_of, SPLITS
 from .sample import sample_path
-from .backbones import TaskModel, attention_for, load_backbone, pad, pooling_for, without_pooler
+from .backbones import TaskModel, attention_for, load_backbone, pad, pooling_for, task_model_config
+from .backbones import without_pooler
 from .trainer import autocast
 
 # %% ../nbs/05b_tasks.ipynb #f300c517
@@ -307,8 +308,8 @@ class HeadTask(Task):
 
     def load_model(self, run, device: str = "cpu") -> tuple:
         "The fine-tuned model and tokenizer of the run directory `run` (its state already loaded into this task)."
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
-        encoder = AutoModel.from_config(AutoConfig.from_pretrained(run), attn_implementation=attention_for(device))
+        from transformers import AutoModel, AutoTokenizer
+        encoder = AutoModel.from_config(task_model_config(run), attn_implementation=attention_for(device))
         model = TaskModel(without_pooler(encoder), self, self.pooling)
         model.load_state_dict(load_file(Path(run)/"model.safetensors"))
         return model.eval(), AutoTokenizer.from_pretrained(run)

@@ -61,6 +61,21 @@ def test_a_generation_run_exports_as_gpt2_and_a_classifier_does_not(runs, tmp_pa
     error = one_line_error(cli("export", runs["review-sentiment"], "--out", tmp_path/"x", "--format", "gpt2"))
     assert "is a classification run, whose model is not a language model" in error and not (tmp_path/"x").exists()
 
+def test_no_run_config_claims_an_architecture_it_is_not(runs, shop_dir, tmp_path):
+    from transformers import AutoModel, AutoModelForCausalLM
+    config = json.loads((runs["review-sentiment"]/"config.json").read_text())
+    assert (config["model_type"], config["architectures"]) == ("shoptasks-task", ["TaskModel"])
+    for auto in (AutoModelForCausalLM, AutoModel):                  # was: quietly loaded as a language model
+        with pytest.raises(ValueError, match="shoptasks-task"): auto.from_pretrained(runs["review-sentiment"])
+    model, tok, task, _ = load_finetuned(runs["review-sentiment"])
+    assert type(model).__name__ == "TaskModel" and task.labels == ["negative", "positive"]
+    r = cli("finetune", "next-item", "--data", shop_dir/"events.csv", "--out", tmp_path/"next", "--max-steps", "2",
+            "--eval-every", "2")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path/"next"/"config.json").read_text())["model_type"] == "shoptasks-next-item"
+    with pytest.raises(ValueError, match="shoptasks-next-item"): AutoModelForCausalLM.from_pretrained(tmp_path/"next")
+    assert type(load_finetuned(tmp_path/"next")[0]).__name__ == "ShoptasksForNextItem"
+
 def test_the_openai_client_against_serve(runs, tmp_path):
     from openai import OpenAI, AuthenticationError, BadRequestError, NotFoundError, UnprocessableEntityError
     (tmp_path/"key").write_text("secret\n")
@@ -125,7 +140,8 @@ def test_mlflow_tracks_a_fine_tune_and_a_pretraining(backbone, shop_dir, tmp_pat
     report = json.loads((tmp_path/"ft"/"metrics.json").read_text())
     assert run.data.metrics["final/test/model/macro_f1"] == report["test"]["model"]["macro_f1"]
     files = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"metrics.json", "model.safetensors", "test_outputs.jsonl", "report"} <= files and "ckpt-0000010" not in files
+    assert {"metrics.json", "model.safetensors", "test_outputs.jsonl", "report"} <= files
+    assert "ckpt-0000010" not in files
     assert {a.path for a in client.list_artifacts(run.info.run_id, "report")} >= {"report/report.html", "report/images"}
 
     store = f"sqlite:///{tmp_path/'shared.db'}"                                         # a store the user names
@@ -166,8 +182,8 @@ def test_instruction_data_through_finetune_evaluate_and_predict(backbone, shop_d
     assert e.returncode == 0, e.stderr
     assert json.loads(e.stdout)["model"]["rouge_l"] == test["model"]["rouge_l"]
     asked = tmp_path/"asked.jsonl"
-    asked.write_text(json.dumps(dict(instruction="Write the product's description.",
-                                     input="name: Aster navy dress; brand: Aster; colour: navy; material: linen")) + "\n")
+    facts = "name: Aster navy dress; brand: Aster; colour: navy; material: linen"
+    asked.write_text(json.dumps(dict(instruction="Write the product's description.", input=facts)) + "\n")
     p = cli("predict", "instruct", "--model", tmp_path/"run", "--input", asked, "--output", tmp_path/"out.jsonl")
     assert p.returncode == 0, p.stderr
     (out,) = [json.loads(l) for l in (tmp_path/"out.jsonl").read_text().splitlines()]
