@@ -128,7 +128,8 @@ MLFLOW_RUN = "mlflow.json"
 
 def mlflow_run(out: Path, uri: str | None = None, params: dict | None = None) -> tuple:
     """MLflow's client and the id of the MLflow run of the run directory `out`, made (with `params`) the first time
-    in the store `uri` (None: `sqlite:///OUT/mlflow.db`, artifacts in `OUT/mlartifacts`)."""
+    in the store `uri` (None: `sqlite:///OUT/mlflow.db`). A SQLite store keeps the artifacts in `mlartifacts/` beside
+    its database (MLflow's default is the working folder); a server keeps them where it is set to."""
     try: import mlflow
     except ImportError:
         raise ShoptasksError("--tracker mlflow needs MLflow, which is not installed: pip install mlflow") from None
@@ -137,13 +138,14 @@ def mlflow_run(out: Path, uri: str | None = None, params: dict | None = None) ->
     if saved.exists():
         known = json.loads(saved.read_text())
         return mlflow.MlflowClient(tracking_uri=known["tracking_uri"]), known["run_id"]
-    local = uri is None
-    uri = f"sqlite:///{out}/mlflow.db" if local else uri
+    uri = uri or f"sqlite:///{out}/mlflow.db"
+    database = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+    artifacts = (database.resolve().parent/"mlartifacts").as_uri() if database else None   # not the working folder
     client = mlflow.MlflowClient(tracking_uri=uri)
     try:
         found = client.get_experiment_by_name("shoptasks")
-        experiment = found.experiment_id if found else client.create_experiment(
-            "shoptasks", artifact_location=(out/"mlartifacts").as_uri() if local else None)
+        experiment = found.experiment_id if found else client.create_experiment("shoptasks",
+                                                                                  artifact_location=artifacts)
         run_id = client.create_run(experiment, run_name=out.name).info.run_id
     except Exception as e: raise ShoptasksError(f"MLflow store {uri}: {str(e).splitlines()[0][:200]}") from None
     client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()])

@@ -153,6 +153,7 @@ def test_mlflow_tracks_a_fine_tune_and_a_pretraining(backbone, shop_dir, tmp_pat
     (run,) = client.search_runs([client.get_experiment_by_name("shoptasks").experiment_id])
     assert run.info.run_name == "lm" and run.data.metrics["final/test_bigram_ppl"] > 1
     assert not (tmp_path/"lm"/"mlflow.db").exists()
+    assert run.info.artifact_uri.startswith((tmp_path/"mlartifacts").as_uri())    # beside the database, not in ./mlruns
 
 def instructions(shop_dir, out, chat: bool) -> Path:
     "The sample shop's products as instruction data: Alpaca rows, or chat rows with a system message."
