@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['RUN_NAME', 'OPENAI_PATHS', 'ServeLimits', 'RequestError', 'weights_version', 'ServedRun', 'named_runs', 'Batcher',
-           'BodyLimit', 'Measured', 'app', 'openai_routes', 'read_api_key', 'serve']
+           'BodyLimit', 'Measured', 'app', 'decoded', 'openai_routes', 'read_api_key', 'serve']
 
 # %% ../nbs/11_serve.ipynb #d2474506
 import asyncio, copy, hashlib, hmac, json, re, time
@@ -305,14 +305,45 @@ def app(runs: dict, limits: ServeLimits | None = None, api_key: str | None = Non
         new = body.options.get("max_new_tokens", 0)
         if new > limits.max_new_tokens:
             raise RequestError(422, f"max_new_tokens is {new}; the service allows {limits.max_new_tokens} at most")
+        options = {k: v for k, v in body.options.items() if k != "stream"}
         rows = runs[name].rows(body.inputs, body.truncate)
-        return dict(run=name, predictions=await batchers[name].submit(rows, body.options))
+        if body.options.get("stream"): return streamed(runs[name], rows, options)
+        return dict(run=name, predictions=await batchers[name].submit(rows, options))
+
+    def streamed(run: ServedRun, rows: list, options: dict):
+        "Server-sent events of one input's text as it is decoded, then its prediction (the text and its fact check)."
+        from fastapi.responses import StreamingResponse
+        if not run.task.causal_lm:
+            raise RequestError(422, f"run {run.name!r} is a {run.task.kind_noun} run: only a language model's text "
+                                    "streams")
+        if len(rows) != 1: raise RequestError(422, f"a streamed prediction takes one input, not {len(rows)}")
+        async def events():
+            async for piece in decoded(run, batchers[run.name], rows[0], options):
+                said = dict(token=piece) if isinstance(piece, str) else piece if "error" in piece else \
+                    dict(prediction={run.task.output_columns[0]: piece["text"], "invented": piece["highlights"]})
+                yield f"data: {json.dumps(said)}\n\n"
+            yield "data: [DONE]\n\n"
+        return StreamingResponse(events(), media_type="text/event-stream")
 
     openai_routes(api, runs, batchers, limits, authorised)
     return Measured(BodyLimit(api, limits.max_body), m)
 
 # %% ../nbs/11_serve.ipynb #5730c42c
 OPENAI_PATHS = ("/v1/models", "/v1/completions", "/v1/chat/completions")   # errors there come in OpenAI's shape
+
+async def decoded(run: ServedRun, batcher: Batcher, row, options: dict):
+    """The text of `row` as the run's model decodes it, in pieces (str), then the `complete` dict of the whole (or
+    `{"error": ...}` where decoding failed): what a streamed answer sends. It runs in the batcher's thread."""
+    from transformers import TextIteratorStreamer
+    loop = asyncio.get_running_loop()
+    pieces = TextIteratorStreamer(run.tokenizer, skip_prompt=True, skip_special_tokens=True)
+    done = loop.run_in_executor(batcher.thread, run.complete, [row], options, pieces)
+    done.add_done_callback(lambda f: f.exception() and pieces.end())       # a failure ends the stream too
+    tokens = iter(pieces)
+    while (piece := await loop.run_in_executor(None, next, tokens, None)) is not None:
+        if piece: yield piece
+    try: yield (await done)[0]
+    except Exception as e: yield dict(error=dict(message=str(e), type=type(e).__name__))
 
 def openai_routes(api, runs: dict, batchers: dict, limits: ServeLimits, authorised):
     "OpenAI's `/v1/models`, `/v1/completions` and `/v1/chat/completions` on `api`, for the language models of `runs`."
@@ -393,11 +424,6 @@ def openai_routes(api, runs: dict, batchers: dict, limits: ServeLimits, authoris
                     usage=dict(prompt_tokens=prompt_tokens, completion_tokens=n, total_tokens=prompt_tokens + n))
 
     async def events(run, row, o: dict, head: dict, chat: bool, max_tokens: int | None):
-        from transformers import TextIteratorStreamer
-        loop, pieces = asyncio.get_running_loop(), TextIteratorStreamer(run.tokenizer, skip_prompt=True,
-                                                                          skip_special_tokens=True)
-        done = loop.run_in_executor(batchers[run.name].thread, run.complete, [row], o, pieces)
-        done.add_done_callback(lambda f: f.exception() and pieces.end())   # a failure ends the stream too
         kind = "chat.completion.chunk" if chat else "text_completion"
         def event(piece: str = "", first: bool = False, finish_reason=None, **more) -> str:
             delta = {**({"role": "assistant"} if first else {}), **({"content": piece} if piece else {})}
@@ -405,16 +431,13 @@ def openai_routes(api, runs: dict, batchers: dict, limits: ServeLimits, authoris
             one = dict(index=0, **said, finish_reason=finish_reason, **more)
             return f"data: {json.dumps(dict(head, object=kind, choices=[one]))}\n\n"
         if chat: yield event(first=True)
-        tokens = iter(pieces)
-        while (piece := await loop.run_in_executor(None, next, tokens, None)) is not None:
-            if piece: yield event(piece)
-        try: [c] = await done
-        except Exception as e:
-            yield f"data: {json.dumps(dict(error=dict(message=str(e), type=type(e).__name__)))}\n\n"
-            return
-        final = choice(c, 0, chat, [], max_tokens)
-        yield event(finish_reason=final["finish_reason"], invented=c["highlights"])
-        yield "data: [DONE]\n\n"
+        async for piece in decoded(run, batchers[run.name], row, o):
+            if isinstance(piece, str): yield event(piece)
+            elif "error" in piece: yield f"data: {json.dumps(piece)}\n\n"
+            else:
+                final = choice(piece, 0, chat, [], max_tokens)
+                yield event(finish_reason=final["finish_reason"], invented=piece["highlights"])
+                yield "data: [DONE]\n\n"
 
     @api.exception_handler(RequestValidationError)
     async def malformed(request, e: RequestValidationError):

@@ -114,6 +114,18 @@ def test_the_openai_client_against_serve(runs, tmp_path):
                                                   max_tokens=16, stream=True))
         assert "".join(ch.choices[0].text for ch in streamed).strip() == native({"guard": False})
 
+        with httpx.stream("POST", url + "/v1/runs/descriptions/predict", headers={"Authorization": "Bearer secret"},
+                          json={"inputs": [{"name": "Aster navy cotton dress"}], "options": {"stream": True}}) as s:
+            events = [json.loads(l.removeprefix("data: ")) for l in s.iter_lines() if l.startswith("data: {")]
+        tokens = [e["token"] for e in events if "token" in e]                # the native route streams too
+        assert len(tokens) >= 2 and "".join(tokens).strip() == native({"guard": False})
+        assert events[-1]["prediction"]["generated"] == native({"guard": False})
+        assert isinstance(events[-1]["prediction"]["invented"], list)
+        r = httpx.post(url + "/v1/runs/sentiment/predict", headers={"Authorization": "Bearer secret"},
+                       json={"inputs": [{"text": "Lovely"}], "options": {"stream": True}})
+        assert (r.status_code, r.json()["detail"]) == (422, "run 'sentiment' is a classification run: only a "
+                                                             "language model's text streams")
+
         with pytest.raises(UnprocessableEntityError, match="less than or equal to 1"):
             client.completions.create(model="descriptions", prompt="x", n=2)
         with pytest.raises(UnprocessableEntityError, match="allows 128 at most"):
