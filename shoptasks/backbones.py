@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 import torch
 from safetensors.torch import save_file
+from .errors import check
 from .model import load_pretrained
 
 # %% ../nbs/05a_backbones.ipynb #cdb6da23
@@ -19,12 +20,16 @@ def attention_for(device: str) -> str | None:
     "The attention implementation to ask Hugging Face models for on `device`: eager on the CPU, the default elsewhere."
     return "eager" if torch.device(device).type == "cpu" else None
 
-def load_backbone(path, device: str = "cpu"):
-    "The backbone (a model giving hidden states) and tokenizer of a run or Hugging Face model directory."
+def load_backbone(path, device: str = "cpu", pooler: bool = False):
+    """The backbone (a model giving hidden states) and tokenizer of a run or Hugging Face model directory; its
+    BERT-style pooler kept only with `pooler`."""
     from functools import partial
     from transformers import AutoModel, AutoTokenizer
     load = partial(AutoModel.from_pretrained, attn_implementation=attention_for(device))
-    model = without_pooler(load_pretrained(load, path))
+    model = load_pretrained(load, path)
+    if pooler: check(getattr(model, "pooler", None) is not None, f"{path}: this {model.config.model_type} model "
+                     "has no pooler: pool its states by mean or last instead")
+    else: model = without_pooler(model)
     tok = load_pretrained(AutoTokenizer.from_pretrained, path, "tokenizer directory")
     if tok.pad_token is None: tok.pad_token = tok.eos_token
     return model, tok
@@ -81,8 +86,10 @@ class TaskModel(torch.nn.Module):
         self.config = backbone.config
 
     def forward(self, input_ids, attention_mask, labels=None):
-        h = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        logits = self.head(pool(h, attention_mask, self.pooling))
+        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
+        pooled = out.pooler_output if self.pooling == "pooler" else pool(out.last_hidden_state, attention_mask,
+                                                                          self.pooling)
+        logits = self.head(pooled)
         return SimpleNamespace(logits=logits, loss=None if labels is None else self.task.loss(logits, labels))
 
     def tie_weights(self): pass

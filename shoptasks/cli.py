@@ -188,7 +188,8 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
         from shoptasks.config import add_options
         given = set()                      # an option two kinds share is one flag, under the first
         for kind, options in prediction_options().items():
-            add_options(p.add_argument_group(f"{kind.kind_noun} tasks"), options, skip=given, shown="default: the run's")
+            group = p.add_argument_group(f"{kind.kind_noun} tasks")
+            add_options(group, options, skip=given, shown="default: the run's")
             given |= set(options.__dataclass_fields__)
 
     p = sub.add_parser("export", help="copy a fine-tuned run without its checkpoints, for shipping; --merge folds "
@@ -197,10 +198,11 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the new directory to write")
     p.add_argument("--merge", action="store_true", help="fold a LoRA fine-tune's adapters into the weights: a plain "
                    "run, loadable with from_pretrained and by evaluate, predict and serve")
-    p.add_argument("--format", choices=("run", "gpt2"), default="run", help="run: the run as shoptasks loads it "
+    p.add_argument("--format", choices=("run", "gpt2", "hf"), default="run", help="run: the run as shoptasks loads it "
                    "(default); gpt2: the model of a pretraining or generation run as transformers' GPT2LMHeadModel "
                    "with its tokenizer, which transformers loads without shoptasks, and serving engines by that "
-                   "architecture name")
+                   "architecture name; hf: a classification run fine-tuned with --pooling pooler as its encoder's "
+                   "...ForSequenceClassification, for pipeline('text-classification')")
 
     p = sub.add_parser("serve", help="serve fine-tuned runs over HTTP (FastAPI): predictions with dynamic batching, "
                        "run metadata, health and Prometheus metrics")
@@ -286,7 +288,8 @@ def predict_command(args):
 
 def export_command(args):
     from shoptasks.inference import export
-    how = " as GPT-2" if args.format == "gpt2" else " with its adapters merged" if args.merge else ""
+    how = dict(gpt2=" as GPT-2", hf=" as a transformers classifier").get(args.format) or \
+        (" with its adapters merged" if args.merge else "")
     print(f"{args.run} exported{how} to {export(args.run, args.out, args.merge, args.format)}")
 
 def serve_command(args):
@@ -353,7 +356,8 @@ def task_columns(cls) -> str:
     roles = [*cls.text_roles, *cls.target_roles, *cls.segments]
     return "; ".join(f"{r}{' (optional)' if r in optional else ''} from {names(r)}" for r in dict.fromkeys(roles))
 
-VERBS = dict(demo=lambda args: demo(args.out, args.minutes, args.preset, args.seed, args.max_steps), tokenizer=tokenizer_command,
+VERBS = dict(demo=lambda args: demo(args.out, args.minutes, args.preset, args.seed, args.max_steps),
+             tokenizer=tokenizer_command,
              pretrain=train_command, tasks=lambda args: list_tasks(), finetune=train_command, tune=tune_command,
              report=report_command, evaluate=evaluate_command, predict=predict_command, export=export_command,
              serve=serve_command, generate=generate_command)   # each verb's function of the parsed arguments

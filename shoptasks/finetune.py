@@ -53,6 +53,8 @@ class FinetuneConfig(TrainConfig):
     min_class_rows: int | None = None  # classification: labels with fewer training rows are left out, rows counted;
                                        # None: the task's (5)
     retrieve: int | None = None        # generation: nearest training rows shown in the prompt; None: the task's (0)
+    pooling: str | None = None         # classification, regression: mean, last or pooler (a BERT-style encoder's own:
+                                       # exports as its ...ForSequenceClassification); None: the backbone's kind's
     chat_template: str | None = None   # generation: a Jinja file to use as the backbone tokenizer's chat template, or
                                        # "none" for none; None: the tokenizer's own, where it has one
     min_item_events: int | None = None # ranking: items with fewer events are dropped; None: the task's (1)
@@ -159,7 +161,8 @@ def configured_task(cfg: FinetuneConfig) -> Task:
     applied; a setting the task does not have is a one-line error."""
     task = load_task(cfg.task)
     settings = dict(max_length=cfg.max_length, min_class_rows=cfg.min_class_rows, min_item_events=cfg.min_item_events,
-                    min_user_events=cfg.min_user_events, retrieve=cfg.retrieve, chat_template=cfg.chat_template)
+                    min_user_events=cfg.min_user_events, retrieve=cfg.retrieve, chat_template=cfg.chat_template,
+                    pooling=cfg.pooling)
     for name, value in settings.items():
         if value is None: continue
         check(hasattr(task, name),

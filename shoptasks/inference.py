@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['EXPORT_FORMATS', 'run_kind', 'check_finished', 'load_finetuned', 'remembered_columns', 'evaluate', 'predict',
-           'export', 'export_gpt2']
+           'export', 'export_classifier', 'export_gpt2']
 
 # %% ../nbs/07a_inference.ipynb #fa4a042c
 import contextlib, csv, io, itertools, json, os, shutil
@@ -175,16 +175,18 @@ def _formatted(rows: list, fmt: str, header: list, with_header: bool) -> str:
     return buf.getvalue()
 
 # %% ../nbs/07a_inference.ipynb #c600feb9
-EXPORT_FORMATS = ("run", "gpt2")
+EXPORT_FORMATS = ("run", "gpt2", "hf")
 
 def export(run, out, merge: bool = False, format: str = "run") -> Path:
     """Copy the fine-tuned `run`, without its checkpoints, into the new directory `out`; `merge` folds a LoRA run's
     adapters into the weights, leaving a plain run. `format="gpt2"`: the model of a pretraining or generation run
-    (adapters merged) as a plain transformers `GPT2LMHeadModel` directory with its tokenizer (`to_gpt2`)."""
+    (adapters merged) as a plain transformers `GPT2LMHeadModel` directory with its tokenizer (`to_gpt2`);
+    `format="hf"`: a classification run as its encoder's `...ForSequenceClassification` (`export_classifier`)."""
     run, out = Path(run), Path(out)
     check(format in EXPORT_FORMATS, f"unknown export format {format!r} (known: {', '.join(EXPORT_FORMATS)})")
     check(not (out.exists() and any(out.iterdir())), f"{out}: already exists and is not empty; choose a new --out")
     if format == "gpt2": return export_gpt2(run, out)
+    if format == "hf": return export_classifier(run, out)
     model, tok, task, info = load_finetuned(run, verb="export")
     check(not merge or info.get("lora"), f"{run}: not a LoRA fine-tune, so there are no adapters to merge")
     with staged_dir(out) as staging:
@@ -194,6 +196,35 @@ def export(run, out, merge: bool = False, format: str = "run") -> Path:
             merge_lora(model).save_pretrained(staging)
             (staging/LORA_FILE).unlink()
             write_atomic(staging/TASK_INFO, json.dumps({k: v for k, v in info.items() if k != "lora"}, indent=1))
+    return out
+
+def export_classifier(run, out) -> Path:
+    """The classification run `run`, fine-tuned on a BERT-style encoder's own pooler (`--pooling pooler`), as that
+    encoder's transformers `...ForSequenceClassification` with the run's labels as `id2label` and its decision rule's
+    bias in the classifier's: `pipeline("text-classification")` on `out` gives the run's predictions."""
+    import copy, torch
+    from transformers import AutoModelForSequenceClassification
+    model, tok, task, info = load_finetuned(run, verb="export")
+    check(task.labels and getattr(task, "pooling", None) == "pooler",
+          f"{run}: --format hf exports a classification run fine-tuned with --pooling pooler on a BERT-style encoder "
+          "(its ...ForSequenceClassification classifies the pooler's output)")
+    if info.get("lora"): model = merge_lora(model)
+    config = copy.deepcopy(model.backbone.config)
+    config.update(dict(num_labels=len(task.labels), id2label=dict(enumerate(task.labels)),
+                       label2id={l: i for i, l in enumerate(task.labels)}, problem_type="single_label_classification"))
+    hf = AutoModelForSequenceClassification.from_config(config)
+    linear = model.head[-1]
+    check(isinstance(getattr(hf, "classifier", None), torch.nn.Linear) and isinstance(linear, torch.nn.Linear),
+          f"{run}: {type(hf).__name__} has a head of its own, not one linear layer on the pooler")
+    state = {f"{hf.base_model_prefix}.{k}": v for k, v in model.backbone.state_dict().items()}
+    bias = torch.tensor(task.bias, dtype=linear.bias.dtype) if task.bias else 0
+    state.update({"classifier.weight": linear.weight, "classifier.bias": linear.bias + bias})
+    missing, unexpected = hf.load_state_dict(state, strict=False)
+    check(not unexpected and all(k.endswith("position_ids") for k in missing),
+          f"{run}: {type(hf).__name__} does not take the run's weights ({(unexpected or missing)[:2]})")
+    with staged_dir(out) as staging:
+        hf.eval().save_pretrained(staging)
+        tok.save_pretrained(staging)
     return out
 
 def export_gpt2(run, out) -> Path:

