@@ -139,7 +139,8 @@ def test_minilm_backbone(shared_data, tmp_path):
     assert r.returncode == 0, r.stderr
     info = json.loads((tmp_path/"run"/"task.json").read_text())
     assert (info["pooling"], info["labels"], info["max_length"]) == ("mean", ["1", "2", "3", "4", "5"], 64)
-    assert json.loads((tmp_path/"run"/"config.json").read_text())["model_type"] == "bert"
+    config = json.loads((tmp_path/"run"/"config.json").read_text())         # a task model on a BERT encoder
+    assert (config["model_type"], config["backbone_config"]["model_type"]) == ("shoptasks-task", "bert")
 
 # Bad input: one line naming what and where, exit 2, nothing written. (In-process: the same `main` as the command.)
 
