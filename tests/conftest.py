@@ -14,6 +14,21 @@ def shared_data() -> Path:
         pytest.skip(msg)
     return SHARED_DATA
 
+def pytest_configure(config):
+    "Under `pytest -n N` (pytest-xdist), each worker and the processes it starts take their share of the cores."
+    if workers := os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+        threads = max(1, (os.cpu_count() or 1) // int(workers))
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+        if "torch" in sys.modules: sys.modules["torch"].set_num_threads(threads)
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """For pytest-xdist's `--dist loadgroup`: a module's tests run in one worker (its module fixtures built once), and
+    so do all tests that read the demo (a session fixture)."""
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group("demo" if "demo" in item.fixturenames else item.module.__name__))
+
 def free_port() -> int:
     "A TCP port free on the loopback interface now."
     with socket.socket() as s:
