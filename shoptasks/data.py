@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['SPLITS', 'CJK', 'WORD', 'corpus_format', 'read_rows', 'read_texts', 'split_of', 'token_dtype', 'atomic_path', 'umask',
-           'copy_atomic', 'write_atomic', 'count_words', 'tokens_per_word', 'pack_corpus', 'load_tokens',
+           'copy_atomic', 'write_atomic', 'count_words', 'tokens_per_word', 'pack_corpus', 'load_tokens', 'read_span',
            'WindowSampler', 'window_batch', 'mask_tokens']
 
 # %% ../nbs/03_data.ipynb #54087bfe
@@ -192,6 +192,15 @@ def load_tokens(data_dir, split: str) -> np.ndarray:
     "The packed tokens of `split`, memory-mapped (nothing is read until used)."
     meta = json.loads((Path(data_dir)/"meta.json").read_text())
     return np.memmap(Path(data_dir)/f"{split}.bin", dtype=meta["dtype"], mode="r")
+
+def read_span(tokens, start: int, stop: int) -> np.ndarray:
+    """`tokens[start:stop]` as an array of its own. From a memory map it is read from the file, so that a pass over
+    the whole map (the bigram's count) does not leave its pages in the process's memory."""
+    stop = min(stop, len(tokens))
+    if isinstance(tokens, np.memmap) and tokens.filename:
+        return np.fromfile(tokens.filename, tokens.dtype, max(0, stop - start),
+                           offset=tokens.offset + start * tokens.itemsize)
+    return np.asarray(tokens[start:stop])
 
 # %% ../nbs/03_data.ipynb #7c57f86b
 class WindowSampler:

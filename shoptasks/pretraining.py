@@ -18,8 +18,8 @@ from transformers import AutoTokenizer
 from .errors import check, check_numbers
 from .tokenizer import train_tokenizer, check_vocab_size, whole_characters
 from .sample import sample_path
-from .data import (read_texts, split_of, pack_corpus, load_tokens, WindowSampler, window_batch, mask_tokens,
-                            write_atomic)
+from .data import (read_texts, split_of, pack_corpus, load_tokens, read_span, WindowSampler, window_batch,
+                            mask_tokens, write_atomic)
 from .model import (PRESETS, Decoding, preset_config, build_model, count_params, load_pretrained,
                              loss_chunk_for)
 from .trainer import (TrainConfig, TrainingRun, autocast, predicted_tokens, on_rank0, check_out_dir,
@@ -80,7 +80,7 @@ class BigramLM:
         "Count the pairs of `tokens`, `chunk` at a time: memory stays flat however long the corpus."
         pairs, counts, self.prev_counts = np.empty(0, np.int64), np.empty(0, np.int64), np.zeros(self.V, np.int64)
         for i in range(0, len(tokens) - 1, chunk):
-            t = np.asarray(tokens[i:i + chunk + 1], dtype=np.int64)
+            t = read_span(tokens, i, i + chunk + 1).astype(np.int64)
             new, n = np.unique(t[:-1] * self.V + t[1:], return_counts=True)
             pairs, at = np.unique(np.concatenate([pairs, new]), return_inverse=True)
             counts = np.bincount(at, np.concatenate([counts, n]), len(pairs)).astype(np.int64)
