@@ -24,12 +24,13 @@ def tune_process(*args) -> subprocess.Popen:
 def summary(study: Path) -> dict: return json.loads((study/"study.json").read_text())
 
 class LearnThenStall:
-    "A search space (through the plugin hook) whose first two trials learn and whose later ones cannot."
+    """A search space (through the plugin hook) whose first two trials learn and whose later ones cannot: their rate
+    is ten times too high, so their loss stays several times the learning trials' at every evaluation."""
     from shoptasks.hookspecs import hookimpl
     @hookimpl
     def configure_search_space(self, task, space):
         space.clear()
-        space["lr"] = lambda trial: 3e-3 if trial.number < 2 else 1e-9
+        space["lr"] = lambda trial: 3e-3 if trial.number < 2 else 3e-2
 
 @pytest.fixture(scope="module")
 def study(reviews, backbone, tmp_path_factory):
@@ -58,7 +59,7 @@ def test_halving_prunes_from_the_first_trials_and_trial_0_is_the_base_config(rev
     from shoptasks.backbones import default_lr
     plugin_manager().register(hook := LearnThenStall())
     try: r = cli("tune", "review-sentiment", *common(reviews, backbone), "--trials", "3", "--pruner", "halving",
-                 "--eval-every", "10", "--out", tmp_path/"halving")      # at step 5 the learning trials' loss is higher
+                 "--eval-every", "10", "--out", tmp_path/"halving")      # its rungs: steps 10 and 20
     finally: plugin_manager().unregister(hook)
     assert r.returncode == 0, r.stderr
     assert [t["state"] for t in summary(tmp_path/"halving")["trials"]] == ["COMPLETE", "COMPLETE", "PRUNED"]
