@@ -4,7 +4,8 @@ The small preset's shape (6 layers, d_model 256, 4 heads, context 256, vocabular
 tokens after 64-token prompts, at batch 1 and 16, both through transformers' `generate` with their own caches. Each
 model is timed in every mode (fp32, bf16 autocast; ours also through its own KV-cache loop, `generate_ids`) after a
 warm-up and compared in its fastest one. Prints new tokens/s
-(median of `--repeats`) and the ratio ours/HF, measured in the same run. Untrained weights: speed does not depend on them
+(median of `--repeats`) and the ratio ours/HF, measured in the same run, and the ratio of the path users take (ours
+through `generate`, in the precision `predict` and `serve` pick for the batch: `decoding_precision`). Untrained weights: speed does not depend on them
 (`min_new_tokens` keeps every row generating to the end).
 
     python benchmarks/generation.py [--repeats 5] [--threads 2]
@@ -13,7 +14,8 @@ import argparse, statistics, time
 import torch
 from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel
 from shoptasks.model import preset_config, build_model, generate_ids
-from shoptasks.trainer import autocast
+from shoptasks.trainer import autocast, pick_precision
+from shoptasks.generation import decoding_precision
 
 V, PROMPT, NEW = 8192, 64, 128
 
@@ -45,7 +47,7 @@ def main(repeats: int, threads: int):
     torch.set_num_threads(threads)
     models = dict(shoptasks=ours(), gpt2=gpt2())
     for batch in (1, 16):
-        best = {}
+        best, rates = {}, {}
         modes = [(n, m, p, False) for n, m in models.items() for p in ("fp32", "bf16")]
         modes += [("shoptasks", models["shoptasks"], p, True) for p in ("fp32", "bf16")]
         for name, model, precision, own in modes:
@@ -53,8 +55,13 @@ def main(repeats: int, threads: int):
             mode = f"{precision}, {'generate_ids' if own else 'generate'}"
             print(f"batch {batch:>2}  {name:<10} {mode:<20}: {r:8,.0f} new tokens/s", flush=True)
             best[name] = max(best.get(name, (0.0, "")), (r, mode))
+            rates[name, mode] = r
         (a, pa), (b, pb) = best["shoptasks"], best["gpt2"]
         print(f"batch {batch:>2}  fastest: shoptasks {a:,.0f} ({pa}), gpt2 {b:,.0f} ({pb}), ratio {a / b:.2f}x", flush=True)
+        users = decoding_precision(pick_precision("auto"), batch)            # what predict, serve and the report use
+        u = rates["shoptasks", f"{users}, generate"]
+        print(f"batch {batch:>2}  the users' path (generate in {users}): shoptasks {u:,.0f}, against gpt2's fastest "
+              f"{u / b:.2f}x", flush=True)
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
