@@ -74,11 +74,11 @@ JOURNAL = "journal:"                   # a storage `journal:PATH`: Optuna's jour
 
 def _storage(url: str, heartbeat: float, tries: int = 5):
     """Optuna's storage at `url`: a journal file (`journal:PATH`), or a database with heartbeats. Processes that start
-    together on a new database race to create its schema (PostgreSQL: a duplicate `CREATE TYPE`): the loser tries
-    again, and finds the schema there."""
+    together on a new database race to create its schema (PostgreSQL: a duplicate `CREATE TYPE` or `CREATE TABLE`):
+    the loser tries again, and finds the schema there."""
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
-    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
     if url.startswith(JOURNAL):
         path = Path(url.removeprefix(JOURNAL))
         check(path.parent.is_dir(), f"{url}: no folder {path.parent} for the journal file")
@@ -92,7 +92,7 @@ def _storage(url: str, heartbeat: float, tries: int = 5):
                                   grace_period=max(3, round(3 * heartbeat)),
                                   heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
                                   engine_kwargs=dict(connect_args=dict(timeout=60)) if sqlite else None)
-        except IntegrityError:
+        except (IntegrityError, ProgrammingError):
             if attempt == tries - 1: raise
             time.sleep(0.5 * (attempt + 1))
 
