@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/nbdev_export
 	@test -z "$$(git status --porcelain -- shoptasks)" || { echo "nbdev_export changed shoptasks/: export the notebooks and commit"; git status --porcelain -- shoptasks; exit 1; }
 	$(BIN)/nbdev_test --n_workers 2 --skip_folder_re '^[_.]|^tutorials$$'
-	$(BIN)/python -m pytest -q -n auto --dist loadgroup --durations=10 tests
+	$(BIN)/python -m pytest -q -n auto --dist loadscope --durations=10 tests
 
 # The other line of transformers (5.x; `make test` runs 4.x) in a virtual environment of its own: the notebooks, and
 # the tests that build, train, resume, save, load, generate with and serve models.

@@ -1,4 +1,4 @@
-import contextlib, io, os, socket, subprocess, sys, time
+import contextlib, fcntl, io, json, os, socket, subprocess, sys, time
 from pathlib import Path
 import httpx, pytest
 
@@ -20,14 +20,6 @@ def pytest_configure(config):
         threads = max(1, (os.cpu_count() or 1) // int(workers))
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
         if "torch" in sys.modules: sys.modules["torch"].set_num_threads(threads)
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
-    """For pytest-xdist's `--dist loadgroup`: a module's tests run in one worker (its module fixtures built once), and
-    so do all tests that read the demo (a session fixture)."""
-    for item in items:
-        if not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group("demo" if "demo" in item.fixturenames else item.module.__name__))
 
 def free_port() -> int:
     "A TCP port free on the loopback interface now."
@@ -115,9 +107,18 @@ def register_tasks(register): register(NoSuchColumn)
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory):
     """`shoptasks demo` (tiny, 200 steps of pretraining: the same model on any machine, however loaded) with a third
-    party's task that cannot read the sample shop installed."""
-    tmp = tmp_path_factory.mktemp("demo")
-    env = install_plugin(tmp/"site", "bad_sample", BAD_SAMPLE, "bad = bad_sample")
-    r = shoptasks("demo", "--out", tmp/"demo", "--max-steps", "200", "--preset", "tiny", env=env)
-    assert r.returncode == 0, r.stderr
-    return tmp/"demo", r
+    party's task that cannot read the sample shop installed. Built once for the session however many pytest-xdist
+    workers read it: the first builds it, under a lock, in the workers' common folder."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"): root = root.parent
+    tmp = root/"demo"
+    with open(root/"demo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (tmp/"result.json").exists():
+            tmp.mkdir(exist_ok=True)
+            env = install_plugin(tmp/"site", "bad_sample", BAD_SAMPLE, "bad = bad_sample")
+            r = shoptasks("demo", "--out", tmp/"demo", "--max-steps", "200", "--preset", "tiny", env=env)
+            assert r.returncode == 0, r.stderr
+            (tmp/"result.json").write_text(json.dumps(dict(args=r.args, stdout=r.stdout, stderr=r.stderr)))
+    saved = json.loads((tmp/"result.json").read_text())
+    return tmp/"demo", subprocess.CompletedProcess(saved["args"], 0, saved["stdout"], saved["stderr"])
