@@ -3,10 +3,10 @@
 The small preset's shape (6 layers, d_model 256, 4 heads, context 256, vocabulary 8192), greedy decoding of 128 new
 tokens after 64-token prompts, at batch 1 and 16, both through transformers' `generate` with their own caches. Each
 model is timed in every mode (fp32, bf16 autocast; ours also through its own KV-cache loop, `generate_ids`) after a
-warm-up and compared in its fastest one. Prints new tokens/s
-(median of `--repeats`) and the ratio ours/HF, measured in the same run, and the ratio of the path users take (ours
-through `generate`, in the precision `predict` and `serve` pick for the batch: `decoding_precision`). Untrained weights: speed does not depend on them
-(`min_new_tokens` keeps every row generating to the end).
+warm-up and compared in its fastest one. Prints new tokens/s (median of `--repeats`) and the ratio ours/HF, measured
+in the same run, and the ratio of the path users take (ours through `generate`, in the precision `predict` and `serve`
+pick for the batch: `decoding_precision`). Untrained weights: speed does not depend on them (`min_new_tokens` keeps
+every row generating to the end).
 
     python benchmarks/generation.py [--repeats 5] [--threads 2]
 """

@@ -59,7 +59,7 @@ def test_halving_prunes_from_the_first_trials_and_trial_0_is_the_base_config(rev
     from shoptasks.backbones import default_lr
     plugin_manager().register(hook := LearnThenStall())
     try: r = cli("tune", "review-sentiment", *common(reviews, backbone), "--trials", "3", "--pruner", "halving",
-                 "--eval-every", "10", "--out", tmp_path/"halving")      # its rungs: steps 10 and 20
+                 "--eval-every", "10", "--out", tmp_path/"halving")      # one rung, at step 10 of 15
     finally: plugin_manager().unregister(hook)
     assert r.returncode == 0, r.stderr
     assert [t["state"] for t in summary(tmp_path/"halving")["trials"]] == ["COMPLETE", "COMPLETE", "PRUNED"]
